@@ -1,0 +1,45 @@
+# The two commands a fresh clone needs: `make run` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: install build run test lint typecheck proto proto-check unit bench clean
+
+install: node_modules/.installed
+
+build: install
+	npx tsc -p tsconfig.json
+
+## Runs the service with embedded defaults on 127.0.0.1:50051 (CONFIG=file.yaml for a config file).
+run: build
+	node dist/src/cli/main.js serve $(if $(CONFIG),--config $(CONFIG))
+
+## Lint, type-check, proto freshness, then every test.
+test: install lint typecheck proto-check
+	npm test
+
+lint: install
+	npx eslint .
+	npx buf lint
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+
+## Regenerates generated/ from proto/.
+proto: install
+	npx buf generate
+
+## Fails when generated/ is not what proto/ produces.
+proto-check: install
+	@rm -rf .proto-check && npx buf generate -o .proto-check
+	@diff -r generated .proto-check/generated || { echo 'generated/ is stale: run make proto and commit'; exit 1; }
+	@rm -rf .proto-check
+
+bench: install
+	npm run bench
+
+clean:
+	rm -rf dist .proto-check

@@ -1,0 +1,28 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const transportLibraries = ['@grpc/*', 'ws', 'kafkajs', '**/generated/**', '**/transports/**'];
+
+export default tseslint.config(
+  { ignores: ['generated/**', 'dist/**', 'node_modules/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The core knows no transport: DESIGN.md, "imports point down this list only".
+    files: ['src/dispatch/**', 'src/filtering/**', 'src/store/**', 'src/domain/**', 'src/lib/**', 'src/policies/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: transportLibraries, message: 'the core must not import transports or generated code' }] }],
+    },
+  },
+  {
+    files: ['src/domain/**', 'src/lib/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: [...transportLibraries, '**/dispatch/**', '**/store/**', '**/filtering/**', '**/config/**'], message: 'domain and lib import nothing above them' }] }],
+    },
+  },
+);

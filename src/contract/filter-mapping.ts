@@ -1,0 +1,60 @@
+import type { Filter as ProtoFilter } from '../../generated/audit/v1/audit_service.js';
+import type { EventType, Severity } from '../domain/catalog.js';
+import { AppError } from '../domain/errors.js';
+import { MATCH_ALL, type Filter } from '../domain/filter.js';
+import { eventTypeFromProto, eventTypeToProto, severityFromProto } from './enums.js';
+import type { InputLimits } from './limits.js';
+
+const F = 'filter';
+
+function checkCount(name: string, values: readonly unknown[], limits: InputLimits): void {
+  if (values.length > limits.maxFilterValues) {
+    throw AppError.invalid(`${F}.${name}`, `has ${values.length} values, the limit is ${limits.maxFilterValues}`);
+  }
+}
+
+/** Validates a subscription filter and maps it to the domain; unknown enum values are INVALID_ARGUMENT. */
+export function toFilter(p: ProtoFilter | undefined, limits: InputLimits): Filter {
+  if (!p) return MATCH_ALL;
+  checkCount('event_types', p.eventTypes, limits);
+  checkCount('severities', p.severities, limits);
+  checkCount('entity_types', p.entityTypes, limits);
+  checkCount('entity_ids', p.entityIds, limits);
+  checkCount('user_ids', p.userIds, limits);
+  const eventTypes = p.eventTypes.map((value, i): EventType => {
+    const type = eventTypeFromProto(value);
+    if (!type) throw AppError.invalid(`${F}.event_types[${i}]`, `unknown event type ${value}`);
+    return type;
+  });
+  const severities = p.severities.map((value, i): Severity => {
+    const severity = severityFromProto(value);
+    if (!severity) throw AppError.invalid(`${F}.severities[${i}]`, `unknown severity ${value}`);
+    return severity;
+  });
+  let minSeverity: Severity | undefined;
+  if (p.minSeverity !== 0) {
+    minSeverity = severityFromProto(p.minSeverity);
+    if (!minSeverity) throw AppError.invalid(`${F}.min_severity`, `unknown severity ${p.minSeverity}`);
+  }
+  const { start, end } = p.timeRange ?? {};
+  if (start && end && start > end) throw AppError.invalid(`${F}.time_range`, 'start is after end');
+  return {
+    eventTypes, severities, minSeverity, start, end,
+    entityTypes: p.entityTypes, entityIds: p.entityIds, userIds: p.userIds,
+    expression: p.expression.trim(),
+  };
+}
+
+/** The wire form of a filter, for listing subscriptions. */
+export function toProtoFilter(f: Filter): ProtoFilter {
+  return {
+    eventTypes: f.eventTypes.map(eventTypeToProto),
+    severities: [...f.severities],
+    minSeverity: f.minSeverity ?? 0,
+    entityTypes: [...f.entityTypes],
+    entityIds: [...f.entityIds],
+    userIds: [...f.userIds],
+    timeRange: f.start || f.end ? { start: f.start, end: f.end } : undefined,
+    expression: f.expression,
+  };
+}

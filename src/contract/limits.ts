@@ -1,0 +1,8 @@
+/** Input limits applied by the contract layer (audit.publisher.* and audit.subscriber.* config). */
+export interface InputLimits {
+  readonly maxStringLength: number;
+  readonly maxMetadataBytes: number;
+  readonly maxMetadataDepth: number;
+  readonly maxFilterValues: number;
+  readonly maxBatchEvents: number;
+}

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../domain/errors.js';
+import type { NewAuditEvent } from '../domain/event.js';
+import type { Filter } from '../domain/filter.js';
+import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
+import { compileFilter } from '../filtering/compiled-filter.js';
+import { IngestQueue, type IngestLimits } from './ingest-queue.js';
+import { SubscriptionRegistry } from './registry.js';
+import { Subscription } from './subscription.js';
+
+export interface DispatcherLimits extends IngestLimits {
+  /** Per-subscriber queue bound; beyond it the subscriber catches up from the log. */
+  readonly subscriberQueueSize: number;
+  readonly maxSubscriptions: number;
+  readonly maxExpressionLength: number;
+}
+
+export interface SubscribeParams {
+  readonly filter: Filter;
+  readonly afterSequence?: number;
+  readonly clientName: string;
+  readonly transport: string;
+}
+
+/** Counters since start; all plain numbers so GetStats and /metrics read the same figures. */
+export interface DispatcherCounters {
+  published: number;
+  duplicates: number;
+  failed: number;
+  /** Events lost to subscriptions that have ended. */
+  dropped: number;
+  failedByReason: Record<string, number>;
+}
+
+/**
+ * The core, with no knowledge of transports: takes validated events into the ingest lanes, stores
+ * them through the log, and routes each stored event to the subscriptions whose filters match.
+ */
+export class Dispatcher {
+  readonly registry = new SubscriptionRegistry();
+  readonly ingest: IngestQueue;
+  readonly counters: DispatcherCounters = { published: 0, duplicates: 0, failed: 0, dropped: 0, failedByReason: {} };
+  readonly startedAt: Date;
+  private closing = false;
+
+  constructor(
+    readonly log: EventLog,
+    private readonly limits: DispatcherLimits,
+    private readonly clock: Clock,
+  ) {
+    this.startedAt = clock.now();
+    this.registry.routedThrough = log.lastSequence();
+    this.ingest = new IngestQueue(log, limits, (results) => this.stored(results));
+  }
+
+  /** Stores one validated event; resolves once it is durable. */
+  async publish(event: NewAuditEvent): Promise<AppendResult> {
+    try {
+      return await this.ingest.submit(event);
+    } catch (err) {
+      this.rejected(err instanceof AppError ? err.code : 'INTERNAL');
+      throw err;
+    }
+  }
+
+  /** Counts a publish that failed before reaching the core (validation, auth). */
+  rejected(reason: string): void {
+    this.counters.failed++;
+    this.counters.failedByReason[reason] = (this.counters.failedByReason[reason] ?? 0) + 1;
+  }
+
+  /** Opens a subscription positioned by after_sequence and/or a time range start. */
+  subscribe(params: SubscribeParams): Subscription {
+    if (this.closing) throw new AppError('UNAVAILABLE', 'the server is shutting down');
+    if (this.registry.size >= this.limits.maxSubscriptions) {
+      throw new AppError('RESOURCE_EXHAUSTED', `the server holds its maximum of ${this.limits.maxSubscriptions} subscriptions`);
+    }
+    const filter = compileFilter(params.filter, this.limits.maxExpressionLength);
+    const sub = new Subscription({
+      id: randomUUID(),
+      filter,
+      transport: params.transport,
+      clientName: params.clientName,
+      startCursor: this.startCursor(params),
+      queueSize: this.limits.subscriberQueueSize,
+      createdAt: this.clock.now(),
+      log: this.log,
+      routedThrough: () => this.registry.routedThrough,
+    });
+    this.registry.add(sub);
+    return sub;
+  }
+
+  /** Ends a subscription's stream (status OK) and frees it. */
+  unsubscribe(id: string): void {
+    const sub = this.subscription(id);
+    sub.end('unsubscribed');
+    this.release(sub);
+  }
+
+  /** Events lost to subscribers (cursors older than the log's retention), ended ones included. */
+  droppedTotal(): number {
+    return this.registry.list().reduce((sum, s) => sum + s.counters.dropped, this.counters.dropped);
+  }
+
+  /** Frees a subscription whose stream ended for any reason. */
+  release(sub: Subscription): void {
+    sub.end('cancelled');
+    if (this.registry.get(sub.id) === sub) this.counters.dropped += sub.counters.dropped;
+    this.registry.remove(sub);
+  }
+
+  subscription(id: string): Subscription {
+    const sub = this.registry.get(id);
+    if (!sub) throw new AppError('NOT_FOUND', `no active subscription ${JSON.stringify(id)}`, 'subscription_id');
+    return sub;
+  }
+
+  /** Stops taking events, stores what is queued, then ends every stream after its queue is written. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    await this.ingest.close();
+    for (const sub of this.registry.list()) sub.end('shutdown', true);
+  }
+
+  private stored(results: AppendResult[]): void {
+    for (const r of results) {
+      if (r.duplicate) this.counters.duplicates++;
+      else this.counters.published++;
+    }
+    this.registry.route(results);
+  }
+
+  private startCursor({ filter, afterSequence }: SubscribeParams): number {
+    const last = this.log.lastSequence();
+    if (afterSequence !== undefined && afterSequence > last) {
+      throw AppError.invalid('after_sequence', `${afterSequence} is beyond the last stored sequence ${last}`);
+    }
+    const fromTime = filter.start && filter.start.getTime() <= this.clock.now().getTime()
+      ? this.log.sequenceBefore(filter.start)
+      : undefined;
+    if (afterSequence === undefined) return fromTime ?? last;
+    return Math.max(afterSequence, fromTime ?? 0);
+  }
+}

@@ -1,0 +1,136 @@
+import { Severity } from '../domain/catalog.js';
+import { AppError } from '../domain/errors.js';
+import type { NewAuditEvent } from '../domain/event.js';
+import type { AppendResult, EventLog } from '../domain/ports.js';
+
+export interface IngestLimits {
+  /** Regular lane capacity (audit.publisher.max_queue_depth). */
+  readonly maxQueueDepth: number;
+  /** The critical lane's own reserved capacity, so a flood of regular events never blocks a critical one. */
+  readonly criticalQueueDepth: number;
+  /** How long a publish may wait for room in a full lane before RESOURCE_EXHAUSTED. */
+  readonly backpressureDelayMs: number;
+  /** Most events stored in one group commit. */
+  readonly appendBatchSize: number;
+}
+
+interface Pending {
+  readonly event: NewAuditEvent;
+  resolve(result: AppendResult): void;
+  reject(err: unknown): void;
+}
+
+class Lane {
+  readonly items: Pending[] = [];
+  private spaceWaiters: Array<() => void> = [];
+  constructor(
+    readonly name: 'critical' | 'regular',
+    readonly capacity: number,
+  ) {}
+
+  get full(): boolean {
+    return this.items.length >= this.capacity;
+  }
+
+  /** Waits until the lane has room or `ms` passed; true when there is room. */
+  async waitForRoom(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.full) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.spaceWaiters.push(done);
+      });
+    }
+    return true;
+  }
+
+  take(max: number): Pending[] {
+    const taken = this.items.splice(0, max);
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    waiters.forEach((wake) => wake());
+    return taken;
+  }
+}
+
+/**
+ * Two bounded lanes in front of the log. One append runs at a time; every publish that arrives
+ * meanwhile joins the next group commit, critical events first, so a critical event is stored (and
+ * routed) ahead of regular events that were queued before it.
+ */
+export class IngestQueue {
+  readonly critical: Lane;
+  readonly regular: Lane;
+  private running = false;
+  private closed = false;
+  private idle: Array<() => void> = [];
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly limits: IngestLimits,
+    private readonly onStored: (results: AppendResult[]) => void,
+  ) {
+    this.critical = new Lane('critical', limits.criticalQueueDepth);
+    this.regular = new Lane('regular', limits.maxQueueDepth);
+  }
+
+  async submit(event: NewAuditEvent): Promise<AppendResult> {
+    if (this.closed) throw new AppError('UNAVAILABLE', 'the server is shutting down');
+    const lane = event.severity === Severity.CRITICAL ? this.critical : this.regular;
+    if (lane.full && !(await lane.waitForRoom(this.limits.backpressureDelayMs))) {
+      throw new AppError(
+        'RESOURCE_EXHAUSTED',
+        `the ${lane.name} ingest queue is full (${lane.capacity} events); retry later`,
+        undefined,
+        this.limits.backpressureDelayMs,
+      );
+    }
+    if (this.closed) throw new AppError('UNAVAILABLE', 'the server is shutting down');
+    return new Promise<AppendResult>((resolve, reject) => {
+      lane.items.push({ event, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Refuses new events and resolves once everything already queued is stored. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (!this.running) return;
+    await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    this.running = true;
+    // setImmediate rather than a microtask: publishes arriving in the same I/O turn share one commit.
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    while (this.critical.items.length > 0 || this.regular.items.length > 0) {
+      const batch = this.critical.take(this.limits.appendBatchSize);
+      batch.push(...this.regular.take(this.limits.appendBatchSize - batch.length));
+      let results: AppendResult[];
+      try {
+        results = await this.log.append(batch.map((p) => p.event));
+      } catch (err) {
+        const failure = new AppError('UNAVAILABLE', 'the event log could not store the event; retry later');
+        failure.cause = err;
+        batch.forEach((p) => p.reject(failure));
+        continue;
+      }
+      this.onStored(results);
+      batch.forEach((p, i) => p.resolve(results[i]));
+    }
+    this.running = false;
+    const idle = this.idle;
+    this.idle = [];
+    idle.forEach((resolve) => resolve());
+  }
+}

@@ -1,0 +1,61 @@
+import type { StoredAuditEvent } from '../domain/event.js';
+import type { EndReason, Subscription } from './subscription.js';
+
+/** What a transport offers the pump: writes that report backpressure, like a Node stream. */
+export interface StreamSink {
+  /** False when the transport's buffer is full: the pump then waits for drained(). */
+  sendEvents(events: StoredAuditEvent[]): boolean;
+  sendGap(from: number, to: number): boolean;
+  sendHeartbeat(cursor: number): boolean;
+  /** Resolves when the buffer has room again or the stream closed. */
+  drained(): Promise<void>;
+  /** True once the client went away. */
+  readonly closed: boolean;
+}
+
+export interface PumpOptions {
+  readonly batchSize: number;
+  readonly heartbeatIntervalMs: number;
+  readonly now: () => Date;
+}
+
+/**
+ * Moves a subscription's events to its transport until the stream ends. Writes as soon as something
+ * is queued (an idle stream gets each event at once); while the transport is busy, events coalesce
+ * into the next batch up to batchSize. Never writes past the transport's buffer.
+ */
+export async function pumpSubscription(sub: Subscription, sink: StreamSink, opts: PumpOptions): Promise<EndReason> {
+  let lastWrite = Date.now();
+  for (;;) {
+    if (sink.closed) return 'cancelled';
+    const delivery = sub.take(opts.batchSize);
+    if (delivery) {
+      let room = true;
+      if (delivery.gap) room = sink.sendGap(delivery.gap.from, delivery.gap.to);
+      if (delivery.events.length > 0) {
+        room = sink.sendEvents(delivery.events) && room;
+        sub.delivered(delivery.events);
+      }
+      lastWrite = Date.now();
+      if (!room) await sink.drained();
+      continue;
+    }
+    const reason = sub.endReason(opts.now());
+    if (reason) return reason;
+    const sinceWrite = Date.now() - lastWrite;
+    if (sinceWrite >= opts.heartbeatIntervalMs) {
+      lastWrite = Date.now();
+      if (!sink.sendHeartbeat(sub.resumeCursor())) await sink.drained();
+      continue;
+    }
+    await sub.waitReadable(untilNextCheck(sub, opts, sinceWrite));
+  }
+}
+
+/** Wake for the next heartbeat, or when the subscription's time range ends, whichever is first. */
+function untilNextCheck(sub: Subscription, opts: PumpOptions, sinceWrite: number): number {
+  const heartbeatIn = opts.heartbeatIntervalMs - sinceWrite;
+  const end = sub.filter.source.end;
+  if (!end) return heartbeatIn;
+  return Math.max(1, Math.min(heartbeatIn, end.getTime() - opts.now().getTime() + 1));
+}

@@ -1,0 +1,172 @@
+import type { StoredAuditEvent } from '../domain/event.js';
+import type { EventLog } from '../domain/ports.js';
+import type { CompiledFilter } from '../filtering/compiled-filter.js';
+
+export type SubscriptionMode = 'live' | 'catch-up';
+/** Why a stream ended: completed (time range over), unsubscribed, shutdown, cancelled by the client. */
+export type EndReason = 'completed' | 'unsubscribed' | 'shutdown' | 'cancelled';
+
+/** What a transport writes next: events in sequence order, after a gap notice when history is gone. */
+export interface Delivery {
+  readonly events: StoredAuditEvent[];
+  readonly gap?: { readonly from: number; readonly to: number };
+}
+
+export interface SubscriptionOptions {
+  readonly id: string;
+  readonly filter: CompiledFilter;
+  readonly transport: string;
+  readonly clientName: string;
+  /** Deliver events with a sequence above this. */
+  readonly startCursor: number;
+  readonly queueSize: number;
+  readonly createdAt: Date;
+  readonly log: EventLog;
+  /** The highest sequence the router has offered to subscriptions. */
+  readonly routedThrough: () => number;
+}
+
+/** Scan at most this many log rows per batch asked for, so one take() never blocks the loop for long. */
+const SCAN_FACTOR = 16;
+
+/**
+ * One subscriber's position and bounded queue. Live, the router offers it matching events; when its
+ * queue is full it does not drop anything: it switches to catch-up and reads from the log after its
+ * cursor until it reaches the head, then goes live again in the same synchronous step (the log's
+ * reads are synchronous), so no event is missed or repeated across the switch.
+ */
+export class Subscription {
+  readonly id: string;
+  readonly filter: CompiledFilter;
+  readonly transport: string;
+  readonly clientName: string;
+  readonly createdAt: Date;
+  mode: SubscriptionMode;
+  /** Every event with a sequence up to this has been queued, delivered or found not to match. */
+  private cursor: number;
+  private lastDelivered: number;
+  private queue: StoredAuditEvent[] = [];
+  private wake?: () => void;
+  private ending?: { reason: EndReason; drainQueue: boolean };
+  readonly counters = { matched: 0, delivered: 0, dropped: 0, overflows: 0 };
+
+  constructor(private readonly opts: SubscriptionOptions) {
+    this.id = opts.id;
+    this.filter = opts.filter;
+    this.transport = opts.transport;
+    this.clientName = opts.clientName;
+    this.createdAt = opts.createdAt;
+    this.cursor = this.lastDelivered = opts.startCursor;
+    this.mode = opts.startCursor < opts.log.lastSequence() ? 'catch-up' : 'live';
+  }
+
+  /** Called by the router with an event that matches this subscription's filter. Never blocks. */
+  offer(event: StoredAuditEvent): void {
+    if (this.ending || this.mode === 'catch-up' || event.sequence <= this.cursor) return;
+    if (this.queue.length >= this.opts.queueSize) {
+      this.mode = 'catch-up'; // the log still has it: read from there once the queue drains
+      this.counters.overflows++;
+      this.signal();
+      return;
+    }
+    this.queue.push(event);
+    this.cursor = event.sequence;
+    this.counters.matched++;
+    this.signal();
+  }
+
+  /** The next batch to write, or undefined when there is nothing to write now. */
+  take(max: number): Delivery | undefined {
+    if (this.queue.length > 0) return { events: this.queue.splice(0, max) };
+    if (this.ending || this.mode === 'live') return undefined;
+    return this.readFromLog(max);
+  }
+
+  /** Records what the transport wrote. */
+  delivered(events: readonly StoredAuditEvent[]): void {
+    if (events.length === 0) return;
+    this.counters.delivered += events.length;
+    this.lastDelivered = events[events.length - 1].sequence;
+  }
+
+  /** Resolves when there may be something to take, when the subscription ends, or after `ms`. */
+  waitReadable(ms: number): Promise<void> {
+    if (this.queue.length > 0 || this.mode === 'catch-up' || this.ending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.signal(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Ends the subscription; with drainQueue, what is already queued is still taken first. */
+  end(reason: EndReason, drainQueue = false): void {
+    if (this.ending) return;
+    this.ending = { reason, drainQueue };
+    if (!drainQueue) this.queue = [];
+    this.signal();
+  }
+
+  /** Why the stream should end now, once nothing is left to take. */
+  endReason(now: Date): EndReason | undefined {
+    if (this.ending) return this.queue.length === 0 ? this.ending.reason : undefined;
+    const end = this.filter.source.end;
+    if (end && now > end && this.mode === 'live' && this.queue.length === 0) return 'completed';
+    return undefined;
+  }
+
+  get ended(): boolean {
+    return this.ending !== undefined;
+  }
+
+  /** A position a client can resume from: every matching event up to it was delivered. */
+  resumeCursor(): number {
+    if (this.mode === 'live' && this.queue.length === 0) return Math.max(this.cursor, this.opts.routedThrough());
+    return this.lastDelivered;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get deliveredCursor(): number {
+    return this.lastDelivered;
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private readFromLog(max: number): Delivery {
+    const log = this.opts.log;
+    let gap: Delivery['gap'];
+    const first = log.firstSequence();
+    if (this.cursor + 1 < first) {
+      gap = { from: this.cursor + 1, to: first - 1 };
+      this.counters.dropped += first - 1 - this.cursor;
+      this.cursor = first - 1;
+    }
+    const events: StoredAuditEvent[] = [];
+    for (let scanned = 0; events.length < max && scanned < max * SCAN_FACTOR; ) {
+      const rows = log.readAfter(this.cursor, max);
+      for (const row of rows) {
+        this.cursor = row.sequence;
+        scanned++;
+        if (this.filter.matches(row)) {
+          events.push(row);
+          if (events.length === max) break;
+        }
+      }
+      if (this.cursor >= log.lastSequence()) {
+        this.mode = 'live'; // same tick as the read: nothing was routed in between
+        break;
+      }
+    }
+    this.counters.matched += events.length;
+    return { events, gap };
+  }
+}

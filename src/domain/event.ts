@@ -1,0 +1,31 @@
+import type { EventType, ResultName, Severity } from './catalog.js';
+
+/** JSON-like metadata (google.protobuf.Struct). */
+export type Metadata = Record<string, unknown>;
+
+/** An event as accepted for storage: validated, id and severity filled in, not yet sequenced. */
+export interface NewAuditEvent {
+  readonly id: string;
+  readonly type: EventType;
+  readonly severity: Severity;
+  /** When it happened; the server's receive time when the publisher gave none. */
+  readonly timestamp: Date;
+  readonly userId: string;
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly action: string;
+  readonly result: ResultName;
+  readonly metadata: Metadata;
+  readonly correlationId: string;
+  readonly source: string;
+  readonly traceparent: string;
+}
+
+/** An event as the log stored it. Immutable: transports may cache their encodings of it. */
+export interface StoredAuditEvent extends NewAuditEvent {
+  /** Position in the log: strictly increasing, no gaps, from 1. */
+  readonly sequence: number;
+  readonly receivedAt: Date;
+  readonly previousHash: Uint8Array;
+  readonly hash: Uint8Array;
+}

@@ -1,0 +1,39 @@
+import type { NewAuditEvent, StoredAuditEvent } from './event.js';
+
+/** The outcome of appending one event. */
+export interface AppendResult {
+  readonly event: StoredAuditEvent;
+  /** True when an event with this id was already stored; `event` is then the stored original. */
+  readonly duplicate: boolean;
+}
+
+/**
+ * The event log: the single source of truth that assigns sequences.
+ *
+ * Reads are synchronous on purpose: the dispatcher switches a catching-up subscriber back to live in
+ * the same tick as its last read, so no event can slip between the read and the switch.
+ */
+export interface EventLog {
+  /**
+   * Stores the events in order, as one unit (group commit), and resolves once they are durable.
+   * An id already stored (or earlier in the same call) is not stored again: its result is the
+   * original with duplicate = true.
+   */
+  append(events: readonly NewAuditEvent[]): Promise<AppendResult[]>;
+  /** Up to `limit` events with sequence > afterSequence, in sequence order. */
+  readAfter(afterSequence: number, limit: number): StoredAuditEvent[];
+  /** The oldest sequence still stored; lastSequence() + 1 when the log is empty. */
+  firstSequence(): number;
+  /** The newest sequence stored; 0 when nothing was ever stored. */
+  lastSequence(): number;
+  /**
+   * The sequence just before the first stored event whose timestamp is at or after `time`
+   * (so reading after it replays from `time`); lastSequence() when there is none.
+   */
+  sequenceBefore(time: Date): number;
+  close(): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}

@@ -1,0 +1,161 @@
+import { status, type sendUnaryData, type ServerWritableStream } from '@grpc/grpc-js';
+import type {
+  AuditServiceServer, GetStatsResponse, PublishBatchRequest, PublishBatchResponse, PublishResponse, PublishResult,
+  SubscribeRequest, SubscribeResponse, SubscriptionInfo,
+} from '../../../generated/audit/v1/audit_service.js';
+import { toNewEvent } from '../../contract/event-mapping.js';
+import { toFilter, toProtoFilter } from '../../contract/filter-mapping.js';
+import type { InputLimits } from '../../contract/limits.js';
+import type { Dispatcher } from '../../dispatch/dispatcher.js';
+import { pumpSubscription, type PumpOptions } from '../../dispatch/pump.js';
+import type { Subscription } from '../../dispatch/subscription.js';
+import { AppError, isAppError } from '../../domain/errors.js';
+import type { AppendResult } from '../../domain/ports.js';
+import type { Logger } from '../../observability/logger.js';
+import { toGrpcError } from './status.js';
+import { GrpcStreamSink } from './stream-sink.js';
+
+export interface AuditServiceDeps {
+  readonly dispatcher: Dispatcher;
+  readonly limits: InputLimits;
+  readonly pump: PumpOptions;
+  readonly log: Logger;
+  /** Open Subscribe streams, so shutdown can wait for them to drain. */
+  readonly streams: Set<Promise<void>>;
+}
+
+function ack({ event, duplicate }: AppendResult): PublishResponse {
+  return { eventId: event.id, sequence: event.sequence, duplicate };
+}
+
+/** Answers a unary call from a promise, mapping errors through the one status table. */
+function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => Promise<T> | T): void {
+  Promise.resolve()
+    .then(work)
+    .then((value) => callback(null, value), (err: unknown) => callback(toGrpcError(err, log)));
+}
+
+export function subscriptionInfo(sub: Subscription, lastSequence: number): SubscriptionInfo {
+  const cursor = sub.deliveredCursor;
+  return {
+    subscriptionId: sub.id,
+    filter: toProtoFilter(sub.filter.source),
+    createdAt: sub.createdAt,
+    ...sub.counters,
+    lag: Math.max(0, lastSequence - sub.resumeCursor()),
+    mode: sub.mode,
+    transport: sub.transport,
+    clientName: sub.clientName,
+    cursor,
+  };
+}
+
+export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
+  const { dispatcher, limits, log } = deps;
+  const now = (): Date => new Date();
+
+  function validated<T>(build: () => T): T {
+    try {
+      return build();
+    } catch (err) {
+      if (isAppError(err)) dispatcher.rejected(err.code);
+      throw err;
+    }
+  }
+
+  async function publishBatch(request: PublishBatchRequest): Promise<PublishBatchResponse> {
+    if (request.events.length > limits.maxBatchEvents) {
+      throw AppError.invalid('events', `has ${request.events.length} events, the limit is ${limits.maxBatchEvents}`);
+    }
+    // Submit every valid event before awaiting any, so the batch shares group commits and keeps its order.
+    const outcomes = request.events.map((raw, i) => {
+      try {
+        const event = validated(() => toNewEvent(raw, limits, now(), `events[${i}]`));
+        return { eventId: event.id, pending: dispatcher.publish(event) };
+      } catch (err) {
+        return { eventId: raw.id, pending: Promise.reject(err) };
+      }
+    });
+    const settled = await Promise.allSettled(outcomes.map((o) => o.pending));
+    const results = settled.map((s, i): PublishResult => {
+      if (s.status === 'fulfilled') return { eventId: s.value.event.id, outcome: { $case: 'stored', stored: ack(s.value) } };
+      const grpc = toGrpcError(s.reason, log);
+      const field = isAppError(s.reason) ? (s.reason.field ?? '') : '';
+      return {
+        eventId: outcomes[i].eventId,
+        outcome: { $case: 'error', error: { code: status[grpc.code ?? status.INTERNAL], message: grpc.details ?? '', field } },
+      };
+    });
+    const acceptedCount = settled.filter((s) => s.status === 'fulfilled').length;
+    return { results, acceptedCount, rejectedCount: results.length - acceptedCount };
+  }
+
+  async function subscribe(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>): Promise<void> {
+    let sub: Subscription;
+    try {
+      const filter = toFilter(call.request.filter, limits);
+      sub = dispatcher.subscribe({
+        filter, afterSequence: call.request.afterSequence, clientName: call.request.clientName.slice(0, 256), transport: 'grpc',
+      });
+    } catch (err) {
+      call.emit('error', toGrpcError(err, log));
+      return;
+    }
+    const sink = new GrpcStreamSink(call);
+    sink.write({ kind: { $case: 'started', started: { subscriptionId: sub.id, cursor: sub.deliveredCursor } } });
+    try {
+      const reason = await pumpSubscription(sub, sink, deps.pump);
+      if (reason === 'shutdown') call.emit('error', { code: status.UNAVAILABLE, details: 'the server is shutting down; resume with after_sequence' });
+      else if (reason !== 'cancelled') call.end();
+    } catch (err) {
+      call.emit('error', toGrpcError(err, log));
+    } finally {
+      dispatcher.release(sub);
+    }
+  }
+
+  return {
+    publish(call, callback) {
+      answer(callback, log, async () => {
+        const event = validated(() => toNewEvent(call.request.event, limits, now()));
+        return ack(await dispatcher.publish(event));
+      });
+    },
+    publishBatch(call, callback) {
+      answer(callback, log, () => publishBatch(call.request));
+    },
+    subscribe(call) {
+      const stream = subscribe(call);
+      deps.streams.add(stream);
+      void stream.finally(() => deps.streams.delete(stream));
+    },
+    unsubscribe(call, callback) {
+      answer(callback, log, () => {
+        dispatcher.unsubscribe(call.request.subscriptionId);
+        return {};
+      });
+    },
+    getStats(_call, callback) {
+      answer(callback, log, (): GetStatsResponse => {
+        const { counters, ingest } = dispatcher;
+        const lanes = [ingest.critical, ingest.regular].map((l) => ({ name: l.name, size: l.items.length, capacity: l.capacity }));
+        return {
+          eventsPublished: counters.published, eventsFailed: counters.failed, duplicates: counters.duplicates,
+          eventsDropped: dispatcher.droppedTotal(),
+          lanes, activeSubscriptions: dispatcher.registry.size, lastSequence: dispatcher.log.lastSequence(),
+          startedAt: dispatcher.startedAt,
+        };
+      });
+    },
+    getSubscriptionStats(call, callback) {
+      answer(callback, log, () => ({
+        subscription: subscriptionInfo(dispatcher.subscription(call.request.subscriptionId), dispatcher.log.lastSequence()),
+      }));
+    },
+    listSubscriptions(_call, callback) {
+      answer(callback, log, () => ({
+        subscriptions: dispatcher.registry.list().map((s) => subscriptionInfo(s, dispatcher.log.lastSequence())),
+      }));
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { SubscribeRequest, SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
+import type { StreamSink } from '../../dispatch/pump.js';
+import type { StoredAuditEvent } from '../../domain/event.js';
+import { toProtoEvent } from '../../contract/event-mapping.js';
+
+/** A Subscribe stream as the pump sees it: write() false means wait for 'drain'. */
+export class GrpcStreamSink implements StreamSink {
+  constructor(private readonly call: ServerWritableStream<SubscribeRequest, SubscribeResponse>) {}
+
+  get closed(): boolean {
+    return this.call.cancelled || this.call.destroyed || this.call.writableEnded;
+  }
+
+  sendEvents(events: StoredAuditEvent[]): boolean {
+    return this.write({ kind: { $case: 'events', events: { events: events.map(toProtoEvent) } } });
+  }
+
+  sendGap(from: number, to: number): boolean {
+    return this.write({ kind: { $case: 'gap', gap: { fromSequence: from, toSequence: to } } });
+  }
+
+  sendHeartbeat(cursor: number): boolean {
+    return this.write({ kind: { $case: 'heartbeat', heartbeat: { cursor, serverTime: new Date() } } });
+  }
+
+  write(message: SubscribeResponse): boolean {
+    if (this.closed) return true;
+    return this.call.write(message);
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.call.off('drain', done);
+        this.call.off('cancelled', done);
+        this.call.off('close', done);
+        resolve();
+      };
+      this.call.on('drain', done);
+      this.call.on('cancelled', done);
+      this.call.on('close', done);
+    });
+  }
+}
