@@ -32,8 +32,11 @@ class Lane {
     return this.items.length >= this.capacity;
   }
 
-  /** Waits until the lane has room or `ms` passed; true when there is room. */
-  async waitForRoom(ms: number): Promise<boolean> {
+  /**
+   * Runs `enqueue` as soon as the lane has room, within `ms`; false when it stayed full. The room check
+   * and `enqueue` run in one synchronous step, so waiters woken together cannot overfill the lane.
+   */
+  async admit(ms: number, enqueue: () => void): Promise<boolean> {
     const deadline = Date.now() + ms;
     while (this.full) {
       const left = deadline - Date.now();
@@ -47,6 +50,7 @@ class Lane {
         this.spaceWaiters.push(done);
       });
     }
+    enqueue();
     return true;
   }
 
@@ -80,21 +84,23 @@ export class IngestQueue {
     this.regular = new Lane('regular', limits.maxQueueDepth);
   }
 
-  async submit(event: NewAuditEvent): Promise<AppendResult> {
-    if (this.closed) throw new AppError('UNAVAILABLE', 'the server is shutting down');
+  submit(event: NewAuditEvent): Promise<AppendResult> {
     const lane = event.severity === Severity.CRITICAL ? this.critical : this.regular;
-    if (lane.full && !(await lane.waitForRoom(this.limits.backpressureDelayMs))) {
-      throw new AppError(
-        'RESOURCE_EXHAUSTED',
-        `the ${lane.name} ingest queue is full (${lane.capacity} events); retry later`,
-        undefined,
-        this.limits.backpressureDelayMs,
-      );
-    }
-    if (this.closed) throw new AppError('UNAVAILABLE', 'the server is shutting down');
     return new Promise<AppendResult>((resolve, reject) => {
-      lane.items.push({ event, resolve, reject });
-      this.schedule();
+      const enqueue = (): void => {
+        if (this.closed) return reject(new AppError('UNAVAILABLE', 'the server is shutting down'));
+        lane.items.push({ event, resolve, reject });
+        this.schedule();
+      };
+      void lane.admit(this.limits.backpressureDelayMs, enqueue).then((admitted) => {
+        if (admitted) return;
+        reject(new AppError(
+          'RESOURCE_EXHAUSTED',
+          `the ${lane.name} ingest queue is full (${lane.capacity} events); retry later`,
+          undefined,
+          this.limits.backpressureDelayMs,
+        ));
+      });
     });
   }
 

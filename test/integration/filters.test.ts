@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Filter } from '../../generated/audit/v1/audit_service.js';
 import { EventType, Result, Severity, type AuditEvent } from '../../generated/audit/v1/event.js';
-import { publish, startServer, StreamReader, unary, waitFor, type TestServer } from '../support/server.js';
+import { publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
 
 const { EVENT_TYPE_CALL_CREATED: CALL_CREATED, EVENT_TYPE_BID_ACCEPTED: BID_ACCEPTED, EVENT_TYPE_LOGIN_FAILED: LOGIN_FAILED } = EventType;
 const { SEVERITY_INFO: INFO, SEVERITY_MEDIUM: MEDIUM, SEVERITY_HIGH: HIGH, SEVERITY_CRITICAL: CRITICAL } = Severity;
@@ -66,7 +66,7 @@ describe('Subscribe filters', () => {
 
 async function deliveredWhenCaughtUp(server: TestServer, subscriptionId: string) {
   return waitFor('the subscription to catch up', async () => {
-    const { subscription } = await unary(server.client.getSubscriptionStats, server.client, { subscriptionId });
+    const { subscription } = await server.api.subscriptionStats(subscriptionId);
     return subscription && subscription.lag === 0 ? subscription : undefined;
   });
 }

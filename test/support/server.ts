@@ -1,6 +1,8 @@
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
-  AuditServiceClient, type SubscribeRequest, type SubscribeResponse,
+  AuditServiceClient, type GetStatsResponse, type GetSubscriptionStatsResponse, type ListSubscriptionsResponse,
+  type PublishBatchRequest, type PublishBatchResponse, type PublishRequest, type PublishResponse, type SubscribeRequest,
+  type SubscribeResponse, type UnsubscribeResponse,
 } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent, EventType, Severity } from '../../generated/audit/v1/event.js';
 import { App, type AppParts } from '../../src/app.js';
@@ -10,6 +12,7 @@ import { createLogger } from '../../src/observability/logger.js';
 export interface TestServer {
   readonly app: App;
   readonly client: AuditServiceClient;
+  readonly api: ReturnType<typeof api>;
   readonly address: string;
   close(): Promise<void>;
 }
@@ -25,7 +28,7 @@ export async function startServer(config: ConfigInput = {}, parts: AppParts = {}
   const address = `127.0.0.1:${app.grpcPort}`;
   const client = new AuditServiceClient(address, credentials.createInsecure());
   return {
-    app, client, address,
+    app, client, address, api: api(client),
     async close() {
       client.close();
       await app.shutdown();
@@ -33,19 +36,27 @@ export async function startServer(config: ConfigInput = {}, parts: AppParts = {}
   };
 }
 
-/** Turns a unary callback call into a promise. */
-export function unary<Req, Res>(
-  method: (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown,
-  target: object,
-  request: Req,
-): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    method.call(target, request, (err: ServiceError | null, res: Res) => (err ? reject(err) : resolve(res))),
-  );
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+
+function promised<Res>(start: (cb: Callback<Res>) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => start((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** The unary RPCs as promises. */
+export function api(client: AuditServiceClient) {
+  return {
+    publish: (req: PublishRequest) => promised<PublishResponse>((cb) => client.publish(req, cb)),
+    publishBatch: (req: PublishBatchRequest) => promised<PublishBatchResponse>((cb) => client.publishBatch(req, cb)),
+    unsubscribe: (subscriptionId: string) => promised<UnsubscribeResponse>((cb) => client.unsubscribe({ subscriptionId }, cb)),
+    getStats: () => promised<GetStatsResponse>((cb) => client.getStats({}, cb)),
+    subscriptionStats: (subscriptionId: string) =>
+      promised<GetSubscriptionStatsResponse>((cb) => client.getSubscriptionStats({ subscriptionId }, cb)),
+    listSubscriptions: () => promised<ListSubscriptionsResponse>((cb) => client.listSubscriptions({}, cb)),
+  };
 }
 
 export function publish(client: AuditServiceClient, event: Partial<AuditEvent>) {
-  return unary(client.publish, client, { event: makeEvent(event) });
+  return api(client).publish({ event: makeEvent(event) });
 }
 
 let counter = 0;

@@ -102,6 +102,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       return;
     }
     const sink = new GrpcStreamSink(call);
+    call.on('cancelled', () => sub.end('cancelled')); // wakes the pump if it is waiting for events
     sink.write({ kind: { $case: 'started', started: { subscriptionId: sub.id, cursor: sub.deliveredCursor } } });
     try {
       const reason = await pumpSubscription(sub, sink, deps.pump);

@@ -1,0 +1,344 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import stringify from 'safe-stable-stringify';
+import type { Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
+import { computeHash, sealEvent } from './hash-chain.js';
+import { type HistoryPage, type HistoryQuery, runHistoryQuery, type SqlParam } from './sqlite-query.js';
+import {
+  EVENT_COLUMNS,
+  type EventRow,
+  eventToRow,
+  migrate,
+  ROW_HASH,
+  ROW_PREVIOUS_HASH,
+  ROW_SEQUENCE,
+  rowToEvent,
+} from './sqlite-schema.js';
+
+export type { HistoryPage, HistoryQuery } from './sqlite-query.js';
+
+export interface RetentionOptions {
+  /** Remove events received more than this long ago. */
+  readonly maxAgeMs?: number;
+  /** Keep at most this many events (the newest). */
+  readonly maxEvents?: number;
+}
+
+export interface SqliteEventLogOptions {
+  /** Database file (its directory is created if missing), or ':memory:'. */
+  readonly path: string;
+  readonly clock: Clock;
+  /** SQLite `synchronous`: 'full' (default) survives power loss, 'normal' survives a process crash. */
+  readonly synchronous?: 'full' | 'normal';
+  readonly retention?: RetentionOptions;
+}
+
+export type ChainBreakKind = 'hash_mismatch' | 'previous_hash_mismatch' | 'missing_sequence';
+
+export interface ChainVerification {
+  readonly ok: boolean;
+  /** Events that passed every check (verification stops at the first break). */
+  readonly checked: number;
+  /** The range verified, after clamping to what is stored. */
+  readonly firstSequence: number;
+  readonly lastSequence: number;
+  readonly firstBreak?: { readonly sequence: number; readonly kind: ChainBreakKind };
+}
+
+interface ChainPoint {
+  readonly sequence: number;
+  readonly hash: Buffer;
+}
+
+/**
+ * Connection tuning: a 64 MiB page cache and reads through a 256 MiB memory map (the secondary
+ * indexes take random inserts), and checkpoints every ~40 MiB of WAL rather than 4 MiB, so pages
+ * rewritten by consecutive commits are written back once.
+ */
+const TUNING = ['cache_size = -65536', 'mmap_size = 268435456', 'wal_autocheckpoint = 10000', 'temp_store = MEMORY'];
+
+/** At most this many distinct history-query shapes keep a prepared statement. */
+const QUERY_CACHE_SIZE = 128;
+
+/**
+ * The durable event log (`storage.type: sqlite`): better-sqlite3 in WAL mode, one transaction per
+ * appended batch. The sequence and hash of the newest event and of the newest removed one (the
+ * retention anchor) live in the `meta` table, so the sequence and the chain continue across restarts
+ * and after retention removed everything.
+ *
+ * Single writer: one instance per database file.
+ */
+export class SqliteEventLog implements EventLog {
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+  private readonly retention: RetentionOptions;
+  private readonly queryCache = new Map<string, Database.Statement<SqlParam[], EventRow>>();
+  /** The newest sequence ever stored and its hash (mirrors meta 'last'; updated after each commit). */
+  private last: ChainPoint;
+
+  private readonly s: ReturnType<typeof prepareStatements>;
+  private readonly appendTx: (batch: readonly NewAuditEvent[], receivedAt: Date) => {
+    results: AppendResult[];
+    last: ChainPoint;
+  };
+  private readonly retentionTx: (nowMs: number) => number;
+
+  constructor(options: SqliteEventLogOptions) {
+    this.clock = options.clock;
+    this.retention = validateRetention(options.retention ?? {});
+    const synchronous = options.synchronous ?? 'full';
+    if (synchronous !== 'full' && synchronous !== 'normal') {
+      throw new Error(`synchronous must be 'full' or 'normal', got ${String(synchronous)}`);
+    }
+    const inMemory = options.path === ':memory:' || options.path === '';
+    if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(options.path)), { recursive: true });
+
+    this.db = new Database(options.path);
+    try {
+      const mode = this.db.pragma('journal_mode = WAL', { simple: true });
+      if (!inMemory && mode !== 'wal') throw new Error(`could not switch ${options.path} to WAL (got ${String(mode)})`);
+      this.db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      this.db.pragma('busy_timeout = 5000');
+      for (const pragma of TUNING) this.db.pragma(pragma);
+      migrate(this.db);
+      this.s = prepareStatements(this.db);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+
+    // Never reuse a sequence: trust meta, unless rows beyond it exist (written by something else).
+    const meta = this.s.getMeta.get('last')!;
+    const newest = this.s.newest.get();
+    this.last = newest && newest.sequence > meta.sequence ? newest : meta;
+
+    this.appendTx = this.db.transaction((batch: readonly NewAuditEvent[], receivedAt: Date) => {
+      let sequence = this.last.sequence;
+      let hash = this.last.hash;
+      const inBatch = new Map<string, StoredAuditEvent>();
+      const results: AppendResult[] = [];
+      for (const event of batch) {
+        const earlier = inBatch.get(event.id);
+        if (earlier) {
+          results.push({ event: earlier, duplicate: true });
+          continue;
+        }
+        const original = this.s.byId.get(event.id);
+        if (original) {
+          results.push({ event: rowToEvent(original), duplicate: true });
+          continue;
+        }
+        sequence += 1;
+        const stored = sealEvent(normalize(event), sequence, receivedAt, hash);
+        this.s.insert.run(...eventToRow(stored));
+        hash = stored.hash as Buffer;
+        inBatch.set(stored.id, stored);
+        results.push({ event: stored, duplicate: false });
+      }
+      if (sequence !== this.last.sequence) this.s.setMeta.run(sequence, hash, 'last');
+      return { results, last: { sequence, hash } };
+    });
+
+    this.retentionTx = this.db.transaction((nowMs: number): number => {
+      const { maxAgeMs, maxEvents } = this.retention;
+      let cut = 0;
+      if (maxEvents !== undefined) cut = Math.max(cut, this.last.sequence - maxEvents);
+      if (maxAgeMs !== undefined) {
+        // Remove a prefix only (the chain must stay verifiable): everything before the first event
+        // young enough to keep, even if a later one is older (the clock went backwards).
+        const keep = this.s.firstReceivedSince.get(nowMs - maxAgeMs);
+        cut = Math.max(cut, keep ? keep.sequence - 1 : this.last.sequence);
+      }
+      const anchor = this.s.getMeta.get('anchor')!;
+      if (cut <= anchor.sequence) return 0;
+      const newAnchor = this.s.newestAtOrBefore.get(cut);
+      if (!newAnchor || newAnchor.sequence <= anchor.sequence) return 0;
+      const removed = this.s.deleteThrough.run(newAnchor.sequence).changes;
+      this.s.setMeta.run(newAnchor.sequence, newAnchor.hash, 'anchor');
+      return removed;
+    });
+  }
+
+  async append(events: readonly NewAuditEvent[]): Promise<AppendResult[]> {
+    if (events.length === 0) return [];
+    const { results, last } = this.appendTx(events, this.clock.now());
+    this.last = last; // only after the commit succeeded
+    return results;
+  }
+
+  readAfter(afterSequence: number, limit: number): StoredAuditEvent[] {
+    if (!(limit > 0)) return [];
+    return this.s.readAfter.all(afterSequence, Math.floor(limit)).map(rowToEvent);
+  }
+
+  firstSequence(): number {
+    return this.s.oldest.get()?.sequence ?? this.last.sequence + 1;
+  }
+
+  lastSequence(): number {
+    return this.last.sequence;
+  }
+
+  sequenceBefore(time: Date): number {
+    const first = this.s.firstAtOrAfterTime.get(time.getTime())?.sequence;
+    return first === null || first === undefined ? this.last.sequence : first - 1;
+  }
+
+  /**
+   * Recomputes every hash in [fromSequence, toSequence] (default: the first kept event to the last
+   * stored one), checks each previous hash against the prior event's hash (the retention anchor's for
+   * the first kept event) and that no sequence is missing. Stops at the first break. Rows are streamed.
+   */
+  verifyChain(fromSequence?: number, toSequence?: number): ChainVerification {
+    const anchor = this.s.getMeta.get('anchor')!;
+    const first = Math.max(fromSequence ?? anchor.sequence + 1, anchor.sequence + 1);
+    const last = Math.min(toSequence ?? this.last.sequence, this.last.sequence);
+    let checked = 0;
+    const result = (firstBreak?: ChainVerification['firstBreak']): ChainVerification =>
+      firstBreak
+        ? { ok: false, checked, firstSequence: first, lastSequence: last, firstBreak }
+        : { ok: true, checked, firstSequence: first, lastSequence: last };
+    if (first > last) return result();
+
+    // The link into the range; unknown (so unchecked) only when the row before a sub-range is missing.
+    let expectedPrevious: Buffer | undefined =
+      first === anchor.sequence + 1 ? anchor.hash : this.s.hashAt.get(first - 1)?.hash;
+    let expectedSequence = first;
+    for (const row of this.s.range.iterate(first, last)) {
+      const sequence = row[ROW_SEQUENCE];
+      if (sequence !== expectedSequence) return result({ sequence: expectedSequence, kind: 'missing_sequence' });
+      if (!hashMatches(row)) return result({ sequence, kind: 'hash_mismatch' });
+      const previous = row[ROW_PREVIOUS_HASH];
+      if (expectedPrevious !== undefined && !(Buffer.isBuffer(previous) && expectedPrevious.equals(previous))) {
+        return result({ sequence, kind: 'previous_hash_mismatch' });
+      }
+      expectedPrevious = row[ROW_HASH];
+      expectedSequence += 1;
+      checked += 1;
+    }
+    if (expectedSequence <= last) return result({ sequence: expectedSequence, kind: 'missing_sequence' });
+    return result();
+  }
+
+  /**
+   * Removes, in one transaction, the oldest events beyond `retention.maxEvents` and those received
+   * more than `retention.maxAgeMs` before `now`, and moves the anchor to the newest removed event.
+   * Returns how many events were removed.
+   */
+  applyRetention(now: Date): number {
+    if (this.retention.maxAgeMs === undefined && this.retention.maxEvents === undefined) return 0;
+    return this.retentionTx(now.getTime());
+  }
+
+  /** One page of a history search over the stored events. */
+  query(q: HistoryQuery): HistoryPage {
+    return runHistoryQuery(q, (sql, params) => this.prepareQuery(sql).all(...params));
+  }
+
+  /** A named consumer position (e.g. the Kafka forwarder's); 0 when never set. */
+  getCursor(name: string): number {
+    return this.s.getCursor.get(name)?.sequence ?? 0;
+  }
+
+  setCursor(name: string, sequence: number): void {
+    this.s.setCursor.run(name, sequence);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private prepareQuery(sql: string): Database.Statement<SqlParam[], EventRow> {
+    let stmt = this.queryCache.get(sql);
+    if (stmt) {
+      this.queryCache.delete(sql); // re-inserted below: most recently used last
+    } else {
+      stmt = this.db.prepare<SqlParam[], EventRow>(sql).raw(true);
+      if (this.queryCache.size >= QUERY_CACHE_SIZE) this.queryCache.delete(this.queryCache.keys().next().value!);
+    }
+    this.queryCache.set(sql, stmt);
+    return stmt;
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const cols = EVENT_COLUMNS;
+  const placeholders = EVENT_COLUMNS.split(', ').map(() => '?').join(', ');
+  // Statements returning event rows are raw: arrays in column order (see EventRow).
+  return {
+    insert: db.prepare<EventRow>(`INSERT INTO events (${cols}) VALUES (${placeholders})`),
+    byId: db.prepare<[string], EventRow>(`SELECT ${cols} FROM events WHERE id = ?`).raw(true),
+    readAfter: db
+      .prepare<[number, number], EventRow>(`SELECT ${cols} FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`)
+      .raw(true),
+    range: db
+      .prepare<[number, number], EventRow>(
+        `SELECT ${cols} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence`,
+      )
+      .raw(true),
+    oldest: db.prepare<[], { sequence: number }>('SELECT sequence FROM events ORDER BY sequence LIMIT 1'),
+    newest: db.prepare<[], ChainPoint>('SELECT sequence, hash FROM events ORDER BY sequence DESC LIMIT 1'),
+    newestAtOrBefore: db.prepare<[number], ChainPoint>(
+      'SELECT sequence, hash FROM events WHERE sequence <= ? ORDER BY sequence DESC LIMIT 1',
+    ),
+    hashAt: db.prepare<[number], { hash: Buffer }>('SELECT hash FROM events WHERE sequence = ?'),
+    // Answered from the timestamp index alone (it carries the rowid).
+    firstAtOrAfterTime: db.prepare<[number], { sequence: number | null }>(
+      'SELECT min(sequence) AS sequence FROM events INDEXED BY events_timestamp WHERE timestamp >= ?',
+    ),
+    // Walks in sequence order and stops at the first young event: cost ~ the rows about to be removed.
+    firstReceivedSince: db.prepare<[number], { sequence: number }>(
+      'SELECT sequence FROM events WHERE received_at >= ? ORDER BY sequence LIMIT 1',
+    ),
+    deleteThrough: db.prepare<[number]>('DELETE FROM events WHERE sequence <= ?'),
+    getMeta: db.prepare<[string], ChainPoint>('SELECT sequence, hash FROM meta WHERE key = ?'),
+    setMeta: db.prepare<[number, Buffer, string]>('UPDATE meta SET sequence = ?, hash = ? WHERE key = ?'),
+    getCursor: db.prepare<[string], { sequence: number }>('SELECT sequence FROM cursors WHERE name = ?'),
+    setCursor: db.prepare<[string, number]>(
+      'INSERT INTO cursors (name, sequence) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET sequence = excluded.sequence',
+    ),
+  };
+}
+
+/**
+ * Exactly the stored fields, with metadata as it will read back (through the JSON it is stored as),
+ * so the hash sealed now is the hash recomputed later, and append returns what reads return.
+ */
+function normalize(e: NewAuditEvent): NewAuditEvent {
+  return {
+    id: e.id,
+    type: e.type,
+    severity: e.severity,
+    timestamp: new Date(e.timestamp.getTime()),
+    userId: e.userId,
+    entityType: e.entityType,
+    entityId: e.entityId,
+    action: e.action,
+    result: e.result,
+    metadata: JSON.parse(stringify(e.metadata) ?? '{}') as Metadata,
+    correlationId: e.correlationId,
+    source: e.source,
+    traceparent: e.traceparent,
+  };
+}
+
+/** False for any row that does not reproduce its hash, including rows too damaged to decode. */
+function hashMatches(row: EventRow): boolean {
+  try {
+    const hash = row[ROW_HASH];
+    return Buffer.isBuffer(hash) && computeHash(rowToEvent(row)).equals(hash);
+  } catch {
+    return false;
+  }
+}
+
+function validateRetention(r: RetentionOptions): RetentionOptions {
+  for (const [key, value] of Object.entries(r)) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new Error(`retention.${key} must be a non-negative number, got ${String(value)}`);
+    }
+  }
+  return { maxAgeMs: r.maxAgeMs, maxEvents: r.maxEvents === undefined ? undefined : Math.floor(r.maxEvents) };
+}
