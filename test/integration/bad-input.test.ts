@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { after, before, describe, test } from 'node:test';
-import { EventType } from '../../generated/audit/v1/event.js';
-import { makeEvent, startServer, StreamReader, type TestServer } from '../support/server.js';
+import { EventType, Severity } from '../../generated/audit/v1/event.js';
+import { filterOf, makeEvent, startServer, StreamReader, type TestServer } from '../support/server.js';
 
 async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
   try {
@@ -23,7 +23,7 @@ describe('bad input gets the right status and a message naming the problem', () 
   const publishCases: Array<[string, Parameters<typeof makeEvent>[0], string, RegExp]> = [
     ['missing type', { type: EventType.EVENT_TYPE_UNSPECIFIED }, 'event.type', /event\.type: is required/],
     ['unknown event type', { type: 999 as EventType }, 'event.type', /unknown event type 999/],
-    ['unknown severity', { severity: 42 }, 'event.severity', /unknown severity 42/],
+    ['unknown severity', { severity: 42 as Severity }, 'event.severity', /unknown severity 42/],
     ['bad UUID', { id: 'not-a-uuid' }, 'event.id', /"not-a-uuid" is not a UUID/],
     ['missing action', { action: '' }, 'event.action', /event\.action: is required/],
     ['metadata over the size limit', { metadata: { blob: 'x'.repeat(2000) } }, 'event.metadata', /event\.metadata: is \d+ bytes as JSON, the limit is 1024/],
@@ -45,11 +45,11 @@ describe('bad input gets the right status and a message naming the problem', () 
   });
 
   const subscribeCases: Array<[string, Parameters<typeof StreamReader.open>[1], RegExp]> = [
-    ['bad CEL', { filter: filter({ expression: 'event.type ==' }) }, /filter\.expression: invalid CEL expression/],
-    ['CEL that is not boolean', { filter: filter({ expression: '1 + 2' }) }, /filter\.expression: .*must evaluate to bool/],
-    ['CEL over an unknown variable', { filter: filter({ expression: 'user.id == "x"' }) }, /filter\.expression: .*Unknown variable: user/],
-    ['unknown event type in the filter', { filter: filter({ eventTypes: [EventType.EVENT_TYPE_CALL_CREATED, 777 as EventType] }) }, /filter\.event_types\[1\]: unknown event type 777/],
-    ['time range backwards', { filter: filter({ timeRange: { start: new Date(2000), end: new Date(1000) } }) }, /filter\.time_range: start is after end/],
+    ['bad CEL', { filter: filterOf({ expression: 'event.type ==' }) }, /filter\.expression: invalid CEL expression/],
+    ['CEL that is not boolean', { filter: filterOf({ expression: '1 + 2' }) }, /filter\.expression: .*must evaluate to bool/],
+    ['CEL over an unknown variable', { filter: filterOf({ expression: 'user.id == "x"' }) }, /filter\.expression: .*Unknown variable: user/],
+    ['unknown event type in the filter', { filter: filterOf({ eventTypes: [EventType.EVENT_TYPE_CALL_CREATED, 777 as EventType] }) }, /filter\.event_types\[1\]: unknown event type 777/],
+    ['time range backwards', { filter: filterOf({ timeRange: { start: new Date(2000), end: new Date(1000) } }) }, /filter\.time_range: start is after end/],
     ['after_sequence beyond the log', { afterSequence: 1_000_000 }, /after_sequence: 1000000 is beyond the last stored sequence/],
   ];
   for (const [name, request, message] of subscribeCases) {
@@ -77,7 +77,3 @@ describe('bad input gets the right status and a message naming the problem', () 
     assert.ok(stats.eventsFailed >= publishCases.length + 1);
   });
 });
-
-function filter(fields: object) {
-  return { eventTypes: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: undefined, ...fields };
-}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Filter } from '../../generated/audit/v1/audit_service.js';
 import { EventType, Result, Severity, type AuditEvent } from '../../generated/audit/v1/event.js';
-import { publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
+import { filterOf, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
 
 const { EVENT_TYPE_CALL_CREATED: CALL_CREATED, EVENT_TYPE_BID_ACCEPTED: BID_ACCEPTED, EVENT_TYPE_LOGIN_FAILED: LOGIN_FAILED } = EventType;
 const { SEVERITY_INFO: INFO, SEVERITY_MEDIUM: MEDIUM, SEVERITY_HIGH: HIGH, SEVERITY_CRITICAL: CRITICAL } = Severity;
@@ -84,10 +84,3 @@ test('two subscribers with different filters each get their own events', async (
     await server.close();
   }
 });
-
-function filterOf(partial: Partial<Filter>): Filter {
-  return {
-    eventTypes: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: undefined,
-    ...partial,
-  };
-}

@@ -6,12 +6,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
 import { GatedLog } from '../support/gated-log.js';
-import { publish, startServer, StreamReader, waitFor, within } from '../support/server.js';
+import { filterOf, publish, startServer, StreamReader, waitFor, within } from '../support/server.js';
 
 test('Unsubscribe ends the stream with OK and frees the subscription; stats report truly', async () => {
   const server = await startServer();
   try {
-    const reader = StreamReader.open(server.client, { clientName: 'dashboard', filter: { eventTypes: [], severities: [], minSeverity: 0, entityTypes: ['call'], entityIds: [], userIds: [], expression: '' } });
+    const reader = StreamReader.open(server.client, { clientName: 'dashboard', filter: filterOf({ entityTypes: ['call'] }) });
     const { subscriptionId } = await reader.started();
     await publish(server.client, { entityType: 'call' });
     await publish(server.client, { entityType: 'bid' });
@@ -66,7 +66,7 @@ test('a time range ending soon completes the stream with OK when its end passes'
   const server = await startServer();
   try {
     const end = new Date(Date.now() + 200);
-    const reader = StreamReader.open(server.client, { filter: { eventTypes: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: { start: undefined, end } } });
+    const reader = StreamReader.open(server.client, { filter: filterOf({ timeRange: { start: undefined, end } }) });
     await reader.started();
     await publish(server.client, { timestamp: new Date() });
     assert.equal(await reader.ended(), 'OK');

@@ -1,6 +1,6 @@
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
-  AuditServiceClient, type GetStatsResponse, type GetSubscriptionStatsResponse, type ListSubscriptionsResponse,
+  AuditServiceClient, type Filter, type GetStatsResponse, type GetSubscriptionStatsResponse, type ListSubscriptionsResponse,
   type PublishBatchRequest, type PublishBatchResponse, type PublishRequest, type PublishResponse, type SubscribeRequest,
   type SubscribeResponse, type UnsubscribeResponse,
 } from '../../generated/audit/v1/audit_service.js';
@@ -57,6 +57,14 @@ export function api(client: AuditServiceClient) {
 
 export function publish(client: AuditServiceClient, event: Partial<AuditEvent>) {
   return api(client).publish({ event: makeEvent(event) });
+}
+
+/** A filter with the given fields set and every other field empty (matching anything). */
+export function filterOf(fields: Partial<Filter> = {}): Filter {
+  return {
+    eventTypes: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: undefined,
+    ...fields,
+  };
 }
 
 let counter = 0;
