@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EVENT_TYPES, type EventType, type Severity } from '../../src/domain/catalog.js';
+import type { StoredAuditEvent } from '../../src/domain/event.js';
+import { MATCH_ALL, type Filter } from '../../src/domain/filter.js';
+import { compileFilter, type CompiledFilter } from '../../src/filtering/compiled-filter.js';
+import { SubscriptionIndex } from '../../src/filtering/subscription-index.js';
+
+/** A small deterministic PRNG so failures reproduce. */
+function rng(seed: number): () => number {
+  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+
+const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+const some = <T>(r: () => number, xs: readonly T[]): T[] => (r() < 0.5 ? [] : [pick(r, xs), pick(r, xs)]);
+const TYPES = EVENT_TYPES.slice(0, 6);
+const ENTITIES = ['e1', 'e2', 'e3', 'e4'];
+const USERS = ['u1', 'u2', 'u3'];
+
+function event(r: () => number, sequence: number): StoredAuditEvent {
+  return {
+    id: `id-${sequence}`, type: pick(r, TYPES) as EventType, severity: (1 + Math.floor(r() * 5)) as Severity,
+    timestamp: new Date(1_000_000 + sequence), userId: pick(r, USERS), entityType: pick(r, ['call', 'bid']),
+    entityId: pick(r, ENTITIES), action: 'a', result: 'SUCCESS', metadata: {}, correlationId: '', source: '',
+    traceparent: '', sequence, receivedAt: new Date(), previousHash: new Uint8Array(), hash: new Uint8Array(),
+  };
+}
+
+function filter(r: () => number): Filter {
+  return {
+    ...MATCH_ALL,
+    eventTypes: some(r, TYPES) as EventType[], severities: some(r, [1, 2, 3, 4, 5] as Severity[]),
+    minSeverity: r() < 0.3 ? (3 as Severity) : undefined, entityTypes: some(r, ['call', 'bid']),
+    entityIds: some(r, ENTITIES), userIds: some(r, USERS),
+  };
+}
+
+test('the index finds exactly the subscriptions a linear scan finds', () => {
+  const r = rng(7);
+  const index = new SubscriptionIndex<{ filter: CompiledFilter; n: number }>();
+  const subs = Array.from({ length: 300 }, (_, n) => ({ filter: compileFilter(filter(r)), n }));
+  subs.forEach((s) => index.add(s));
+  subs.filter((s) => s.n % 3 === 0).forEach((s) => index.remove(s)); // removal keeps it exact
+  const kept = subs.filter((s) => s.n % 3 !== 0);
+  assert.equal(index.size, kept.length);
+  for (let i = 1; i <= 500; i++) {
+    const e = event(r, i);
+    const found: number[] = [];
+    index.forEachMatch(e, (s) => found.push(s.n));
+    const expected = kept.filter((s) => s.filter.matches(e)).map((s) => s.n);
+    assert.deepEqual(found.sort((a, b) => a - b), expected);
+  }
+});
+
+test('matching costs in proportion to the candidates, not to all subscriptions', () => {
+  let evaluated = 0;
+  const counted = (f: Filter) => {
+    const compiled = compileFilter(f);
+    return { ...compiled, matches: (e: StoredAuditEvent) => (evaluated++, compiled.matches(e)) };
+  };
+  const index = new SubscriptionIndex<{ filter: CompiledFilter }>();
+  for (let i = 0; i < 10_000; i++) index.add({ filter: counted({ ...MATCH_ALL, entityIds: [`entity-${i}`] }) });
+  index.add({ filter: counted(MATCH_ALL) });
+  const hits: unknown[] = [];
+  index.forEachMatch({ ...event(rng(1), 1), entityId: 'entity-42' }, (s) => hits.push(s));
+  assert.equal(hits.length, 2); // its own entity's subscription and the match-all one
+  assert.equal(evaluated, 2);
+});
