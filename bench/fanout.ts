@@ -1,7 +1,7 @@
 import { credentials } from '@grpc/grpc-js';
 import { AuditServiceClient, type SubscribeResponse } from '../generated/audit/v1/audit_service.js';
 import { AuditEvent, EventType } from '../generated/audit/v1/event.js';
-import { startServerProcess } from './server-process.js';
+import { startServerProcess } from '../test/support/server-process.js';
 
 export interface FanoutResult {
   readonly subscribers: number;

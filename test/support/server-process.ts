@@ -7,29 +7,38 @@ import { createInterface } from 'node:readline';
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly grpcPort: number;
-  stop(): Promise<void>;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
+  /** SIGTERM (graceful), resolving with the exit code. */
+  stop(): Promise<number | null>;
 }
 
-/** Runs `auditstream serve` as its own process (as in production) with a config in YAML text. */
+/**
+ * Runs `auditstream serve` as its own process (as in production) with a config in YAML text; the
+ * config must log at info or lower, since the port is read from the "serving" log line.
+ */
 export async function startServerProcess(configYaml: string): Promise<ServerProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'auditstream-bench-'));
   const configFile = path.join(dir, 'config.yaml');
   writeFileSync(configFile, `server:\n  host: 127.0.0.1\n  grpc_port: 0\n  http_port: 0\n${configYaml}`);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before serving`)));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before serving: ${stderr}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const port = (JSON.parse(line) as { grpcPort?: number }).grpcPort;
       if (port) resolve(port);
     });
   });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
-    child, grpcPort,
-    stop: () => new Promise((resolve) => {
-      child.once('exit', () => resolve());
+    child, grpcPort, exited,
+    stop: () => {
       child.kill('SIGTERM');
-    }),
+      return exited;
+    },
   };
 }
