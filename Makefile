@@ -6,7 +6,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build run test lint typecheck proto proto-check unit bench clean
+.PHONY: install build run test lint typecheck proto proto-check unit bench clean chromium
 
 install: node_modules/.installed
 
@@ -18,12 +18,16 @@ run: build
 	node dist/src/cli/main.js serve $(if $(CONFIG),--config $(CONFIG))
 
 ## Lint, type-check, proto freshness, then every test.
-test: install lint typecheck proto-check
+test: install chromium lint typecheck proto-check
 	npm test
 
 lint: install
 	npx eslint .
 	npx buf lint
+
+## Headless Chromium for the viewer's browser test (Debian's package; apt-get runs only when it is missing).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit

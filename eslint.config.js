@@ -30,4 +30,12 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: [...transportLibraries, '**/dispatch/**', '**/store/**', '**/filtering/**', '**/config/**'], message: 'domain and lib import nothing above them' }] }],
     },
   },
+  {
+    // The live viewer: plain browser ES modules, no build step.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'WebSocket', 'URL', 'URLSearchParams', 'Option', 'setTimeout', 'clearTimeout', 'console'].map((name) => [name, 'readonly'])),
+    },
+  },
 );

@@ -3,8 +3,10 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import type { Clock, EventLog } from './domain/ports.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { MemoryEventLog } from './store/memory-event-log.js';
+import { SqliteEventLog } from './store/sqlite-event-log.js';
 import { createAuditService } from './transports/grpc/audit-service.js';
 import { GrpcServer } from './transports/grpc/server.js';
+import { HttpServer } from './transports/http/server.js';
 
 /** Replaceable parts, for tests that need a particular clock or a log they control. */
 export interface AppParts {
@@ -21,18 +23,26 @@ export class App {
     readonly config: Config,
     readonly dispatcher: Dispatcher,
     readonly grpc: GrpcServer,
+    readonly http: HttpServer,
     readonly logger: Logger,
     private readonly streams: Set<Promise<void>>,
   ) {}
+
+  /** Background timers, cleared on shutdown. */
+  private readonly timers: NodeJS.Timeout[] = [];
 
   get grpcPort(): number {
     return this.grpc.port;
   }
 
+  get httpPort(): number {
+    return this.http.port;
+  }
+
   static async start(config: Config, parts: AppParts = {}): Promise<App> {
     const clock = parts.clock ?? systemClock;
     const logger = parts.logger ?? createLogger(config.logging.level);
-    const eventLog = parts.eventLog ?? new MemoryEventLog(config.storage.memory_capacity, clock);
+    const eventLog = parts.eventLog ?? openEventLog(config.storage, clock);
     const { publisher, subscriber } = config.audit;
     const dispatcher = new Dispatcher(eventLog, {
       maxQueueDepth: publisher.max_queue_depth,
@@ -44,10 +54,11 @@ export class App {
       maxExpressionLength: subscriber.max_expression_length,
     }, clock);
     const streams = new Set<Promise<void>>();
-    const service = createAuditService({
+    const bridge = {
       dispatcher,
       log: logger,
       streams,
+      maxExpressionLength: subscriber.max_expression_length,
       limits: {
         maxStringLength: publisher.max_string_length,
         maxMetadataBytes: publisher.max_metadata_bytes,
@@ -56,11 +67,22 @@ export class App {
         maxBatchEvents: publisher.max_batch_events,
       },
       pump: { batchSize: subscriber.batch_size, heartbeatIntervalMs: subscriber.heartbeat_interval, now: () => clock.now() },
-    });
+    };
+    const service = createAuditService(bridge);
     const grpc = new GrpcServer(service);
     const port = await grpc.listen(config.server.host, config.server.grpc_port);
-    logger.info({ host: config.server.host, grpcPort: port, storage: config.storage.type }, 'auditstream is serving');
-    return new App(config, dispatcher, grpc, logger, streams);
+    // The WebSocket and SSE bridges share the dispatcher, limits, pump settings and stream set.
+    const http = new HttpServer({ ...bridge, websocket: config.websocket });
+    const httpPort = await http.listen(config.server.host, config.server.http_port).catch(async (err: unknown) => {
+      await grpc.close(0);
+      throw err;
+    });
+    logger.info({ host: config.server.host, grpcPort: port, httpPort, storage: config.storage.type }, 'auditstream is serving');
+    const app = new App(config, dispatcher, grpc, http, logger, streams);
+    if (eventLog instanceof SqliteEventLog) {
+      app.timers.push(scheduleRetention(eventLog, config.storage.retention.check_interval, clock, logger));
+    }
+    return app;
   }
 
   /**
@@ -70,12 +92,39 @@ export class App {
   async shutdown(): Promise<void> {
     const deadline = Date.now() + this.config.server.shutdown_timeout;
     this.grpc.setServing(false);
+    this.http.setServing(false);
     await this.dispatcher.shutdown();
     await Promise.race([Promise.allSettled([...this.streams]), delay(deadline - Date.now())]);
     await this.grpc.close(Math.max(0, deadline - Date.now()));
+    await this.http.close(Math.max(0, deadline - Date.now())); // WebSocket: close code 4001; SSE: response ended
+    this.timers.forEach(clearInterval);
     await this.dispatcher.log.close();
     this.logger.info('auditstream stopped');
   }
+}
+
+function openEventLog(storage: Config['storage'], clock: Clock): EventLog {
+  if (storage.type === 'memory') return new MemoryEventLog(storage.memory_capacity, clock);
+  return new SqliteEventLog({
+    path: storage.path,
+    clock,
+    synchronous: storage.synchronous,
+    retention: { maxAgeMs: storage.retention.max_age, maxEvents: storage.retention.max_events },
+  });
+}
+
+/** Removes expired events now and then; unref'd so it never keeps the process alive. */
+function scheduleRetention(log: SqliteEventLog, intervalMs: number, clock: Clock, logger: Logger): NodeJS.Timeout {
+  const run = (): void => {
+    try {
+      const removed = log.applyRetention(clock.now());
+      if (removed > 0) logger.info({ removed, firstSequence: log.firstSequence() }, 'retention removed old events');
+    } catch (err) {
+      logger.error({ err }, 'retention failed');
+    }
+  };
+  run();
+  return setInterval(run, intervalMs).unref();
 }
 
 function delay(ms: number): Promise<void> {

@@ -13,6 +13,78 @@ const digits = (v: unknown): unknown => (typeof v === 'string' && /^\d+$/.test(v
 const count = z.preprocess(digits, z.number().int().positive());
 const port = z.preprocess(digits, z.number().int().min(0).max(65535));
 
+/** Booleans also as "true"/"false", since ${VAR} expansion always yields strings. */
+const flag = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,200}$/, 'letters, digits, ".", "_" and "-" only');
+const retryCount = z.preprocess(digits, z.number().int().min(0).max(100));
+
+/** kafka.*: the Kafka forwarder (README, "Kafka"). Off by default: the service needs no Kafka. */
+const kafkaSchema = z.strictObject({
+  enabled: flag.default(false),
+  /** host:port list, or one comma-separated string (what `brokers: ${KAFKA_BROKERS}` expands to). */
+  brokers: z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1),
+  ).default(['localhost:9092']),
+  client_id: z.string().min(1).default('auditstream'),
+  /** With enable_topic_routing false, every event goes here. */
+  topic: topicName.default('audit-events'),
+  /** Routing: <topic_prefix>.critical for CRITICAL events, else <topic_prefix>.<category>. */
+  topic_prefix: topicName.default('audit'),
+  enable_topic_routing: flag.default(true),
+  /** protobuf: binary audit.v1.AuditEvent; json: its proto JSON mapping. */
+  value_format: z.enum(['protobuf', 'json']).default('protobuf'),
+  /** snappy through the kafkajs-snappy codec; lz4 and zstd have no codec installed. */
+  compression_type: z.enum(['none', 'gzip', 'snappy']).default('none'),
+  /** Most events in one produce request. */
+  batch_size: count.default(500),
+  /** After a quiet spell, wait this long for more events so a trickle still makes batches. */
+  linger_ms: z.preprocess(digits, z.number().int().min(0)).default(5),
+  /** Retries after the first attempt; retry_max is the original name of the same setting. */
+  retry_max: retryCount.optional(),
+  max_retries: retryCount.optional(),
+  /** The first retry's delay; later ones grow exponentially (with jitter) up to retry_backoff. */
+  retry_delay: duration.default(100),
+  retry_backoff: duration.default(5_000),
+  /** all (-1) or 1. Not 0: the cursor advances only on an acknowledgement. */
+  required_acks: z.preprocess(
+    (v) => (v === 'all' ? -1 : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v),
+    z.union([z.literal(-1), z.literal(1)], { error: 'expected all, -1 or 1 (0 is refused: the cursor advances only on an acknowledgement)' }),
+  ).default(-1),
+  /** The idempotent producer: a retried send is not written twice. Needs required_acks all. */
+  idempotent_writes: flag.default(true),
+  request_timeout: duration.default(30_000),
+  tls: z.strictObject({
+    enabled: flag.default(false),
+    /** PEM files. No ca_file: the system's CAs. cert_file + key_file: a client certificate (mTLS). */
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+  }).prefault({}),
+  /** Absent: no SASL. Credentials usually as ${VAR}. */
+  sasl: z.strictObject({
+    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+    username: z.string().min(1),
+    password: z.string().min(1),
+  }).optional(),
+  circuit_breaker: z.strictObject({
+    /** Consecutive failed attempts (Kafka unreachable, timing out, refusing credentials) that open the circuit. */
+    threshold: count.default(5),
+    /** An open circuit fails fast this long, then lets one test send through. */
+    half_open_after: duration.default(10_000),
+  }).prefault({}),
+}).superRefine((k, ctx) => {
+  if (k.retry_max !== undefined && k.max_retries !== undefined && k.retry_max !== k.max_retries) {
+    ctx.addIssue({ code: 'custom', path: ['max_retries'], message: `disagrees with kafka.retry_max (${k.retry_max}); set one of them` });
+  }
+  if (k.idempotent_writes && k.required_acks !== -1) {
+    ctx.addIssue({ code: 'custom', path: ['required_acks'], message: 'must be all (-1) while idempotent_writes is true' });
+  }
+  if ((k.tls.cert_file === undefined) !== (k.tls.key_file === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['tls'], message: 'cert_file and key_file go together' });
+  }
+}).transform(({ retry_max, max_retries, ...rest }) => ({ ...rest, max_retries: max_retries ?? retry_max ?? 5 }));
+
 export const configSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().default('127.0.0.1'),
@@ -42,13 +114,42 @@ export const configSchema = z.strictObject({
     }).prefault({}),
   }).prefault({}),
   storage: z.strictObject({
-    type: z.enum(['memory']).default('memory'),
+    /** sqlite: the durable embedded log (default); memory: bounded, lost on restart (development). */
+    type: z.enum(['sqlite', 'memory']).default('sqlite'),
+    /** storage.type sqlite: the database file; its folder is created. */
+    path: z.string().min(1).default('./data/auditstream.db'),
+    /** full: a commit survives power loss; normal: it survives a process crash, and commits are faster. */
+    synchronous: z.enum(['full', 'normal']).default('full'),
     /** storage.type memory: how many of the newest events are kept. */
     memory_capacity: count.default(100_000),
+    retention: z.strictObject({
+      /** Remove events received longer ago than this; absent: keep forever. */
+      max_age: duration.optional(),
+      /** Keep at most this many events; absent: no limit. */
+      max_events: count.optional(),
+      /** How often retention runs. */
+      check_interval: duration.default(60_000),
+    }).prefault({}),
   }).prefault({}),
   logging: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),
+  /** The WebSocket bridge at /v1/stream (README, "WebSocket and SSE bridges"). */
+  websocket: z.strictObject({
+    ping_interval: duration.default(30_000),
+    /** A connection that answered no ping for this long is closed (4003). */
+    pong_timeout: duration.default(60_000),
+    /** Largest client frame in bytes; a larger one closes the connection (1009). */
+    max_message_size: count.default(1_048_576),
+    /** Bytes queued for one connection before its subscriptions stop taking and catch up from the log. */
+    send_buffer_size: count.default(1_048_576),
+    /** A connection whose send buffer stays over send_buffer_size this long is closed (4004). */
+    write_timeout: duration.default(30_000),
+    max_connections: count.default(2_000),
+    /** Client frames per second allowed per connection (with that many as a burst); beyond it, close (4005). */
+    max_frames_per_second: count.default(100),
+  }).prefault({}),
+  kafka: kafkaSchema.prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;

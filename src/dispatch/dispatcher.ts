@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { severityName, typeInfo } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent } from '../domain/event.js';
 import type { Filter } from '../domain/filter.js';
-import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
+import type { AppendResult, Clock, DeliveryObserver, EventLog } from '../domain/ports.js';
 import { compileFilter } from '../filtering/compiled-filter.js';
 import { IngestQueue, type IngestLimits } from './ingest-queue.js';
 import { SubscriptionRegistry } from './registry.js';
@@ -26,6 +27,8 @@ export interface SubscribeParams {
 export interface DispatcherCounters {
   published: number;
   duplicates: number;
+  /** Stored events by "severity/category", for the metrics' labels. */
+  publishedByClass: Map<string, number>;
   failed: number;
   /** Events lost to subscriptions that have ended. */
   dropped: number;
@@ -39,8 +42,10 @@ export interface DispatcherCounters {
 export class Dispatcher {
   readonly registry = new SubscriptionRegistry();
   readonly ingest: IngestQueue;
-  readonly counters: DispatcherCounters = { published: 0, duplicates: 0, failed: 0, dropped: 0, failedByReason: {} };
+  readonly counters: DispatcherCounters = { published: 0, publishedByClass: new Map(), duplicates: 0, failed: 0, dropped: 0, failedByReason: {} };
   readonly startedAt: Date;
+  /** Set by the composition root to feed delivery metrics. */
+  observer?: DeliveryObserver;
   private closing = false;
 
   constructor(
@@ -86,6 +91,7 @@ export class Dispatcher {
       createdAt: this.clock.now(),
       log: this.log,
       routedThrough: () => this.registry.routedThrough,
+      observer: this.observer,
     });
     this.registry.add(sub);
     return sub;
@@ -125,8 +131,13 @@ export class Dispatcher {
 
   private stored(results: AppendResult[]): void {
     for (const r of results) {
-      if (r.duplicate) this.counters.duplicates++;
-      else this.counters.published++;
+      if (r.duplicate) {
+        this.counters.duplicates++;
+        continue;
+      }
+      this.counters.published++;
+      const key = `${severityName(r.event.severity)}/${typeInfo(r.event.type).category}`;
+      this.counters.publishedByClass.set(key, (this.counters.publishedByClass.get(key) ?? 0) + 1);
     }
     this.registry.route(results);
   }

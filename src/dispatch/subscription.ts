@@ -1,5 +1,5 @@
 import type { StoredAuditEvent } from '../domain/event.js';
-import type { EventLog } from '../domain/ports.js';
+import type { DeliveryObserver, EventLog } from '../domain/ports.js';
 import type { CompiledFilter } from '../filtering/compiled-filter.js';
 
 export type SubscriptionMode = 'live' | 'catch-up';
@@ -24,6 +24,7 @@ export interface SubscriptionOptions {
   readonly log: EventLog;
   /** The highest sequence the router has offered to subscriptions. */
   readonly routedThrough: () => number;
+  readonly observer?: DeliveryObserver;
 }
 
 /** Scan at most this many log rows per batch asked for, so one take() never blocks the loop for long. */
@@ -87,6 +88,7 @@ export class Subscription {
     if (events.length === 0) return;
     this.counters.delivered += events.length;
     this.lastDelivered = events[events.length - 1].sequence;
+    this.opts.observer?.delivered(this.transport, events);
   }
 
   /** Resolves when there may be something to take, when the subscription ends, or after `ms`. */

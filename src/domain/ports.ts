@@ -1,4 +1,5 @@
 import type { NewAuditEvent, StoredAuditEvent } from './event.js';
+import type { ChainVerification, HistoryPage, HistoryQuery } from './history.js';
 
 /** The outcome of appending one event. */
 export interface AppendResult {
@@ -31,9 +32,18 @@ export interface EventLog {
    * (so reading after it replays from `time`); lastSequence() when there is none.
    */
   sequenceBefore(time: Date): number;
+  /** Searches history (the Query RPC). */
+  query(q: HistoryQuery): HistoryPage;
+  /** Recomputes the hash chain over [from, to] (clamped to what is stored); stops at the first break. */
+  verifyChain(fromSequence?: number, toSequence?: number): ChainVerification;
   close(): Promise<void>;
 }
 
 export interface Clock {
   now(): Date;
+}
+
+/** Told of every batch written to a subscriber, for delivery metrics. */
+export interface DeliveryObserver {
+  delivered(transport: string, events: readonly StoredAuditEvent[]): void;
 }

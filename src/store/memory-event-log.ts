@@ -1,12 +1,14 @@
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
-import { sealEvent } from './hash-chain.js';
+import { matchesHistoryQuery, type ChainVerification, type HistoryPage, type HistoryQuery } from '../domain/history.js';
+import { computeHash, sealEvent } from './hash-chain.js';
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * A bounded in-memory log (`storage.type: memory`): keeps the newest `capacity` events, so a cursor
- * older than that gets a gap notice. Nothing survives a restart.
+ * A bounded in-memory log (`storage.type: memory`): keeps at least the newest `capacity` events, so a
+ * cursor older than that gets a gap notice. Nothing survives a restart. Its history scans are linear:
+ * it is for development and tests, not for large histories.
  */
 export class MemoryEventLog implements EventLog {
   /** Ring of stored events; events[i] has sequence first + i. */
@@ -54,6 +56,34 @@ export class MemoryEventLog implements EventLog {
     const t = time.getTime();
     const index = this.events.findIndex((e) => e.timestamp.getTime() >= t);
     return index < 0 ? this.lastSequence() : this.first + index - 1;
+  }
+
+  query(q: HistoryQuery): HistoryPage {
+    const ordered = q.order === 'asc' ? this.events : [...this.events].reverse();
+    const after = q.afterSequence;
+    const events: StoredAuditEvent[] = [];
+    for (const e of ordered) {
+      if (after !== undefined && (q.order === 'asc' ? e.sequence <= after : e.sequence >= after)) continue;
+      if (!matchesHistoryQuery(e, q) || (q.predicate && !q.predicate(e))) continue;
+      if (events.length === q.limit) return { events, nextPageToken: events[events.length - 1].sequence };
+      events.push(e);
+    }
+    return { events };
+  }
+
+  verifyChain(fromSequence = this.first, toSequence = this.lastSequence()): ChainVerification {
+    const from = Math.max(fromSequence, this.first);
+    const to = Math.min(toSequence, this.lastSequence());
+    let checked = 0;
+    for (let seq = from; seq <= to; seq++) {
+      const e = this.get(seq)!;
+      const previous = seq > this.first ? this.get(seq - 1)!.hash : e.previousHash;
+      const kind = !Buffer.from(computeHash(e)).equals(e.hash) ? 'hash_mismatch'
+        : !Buffer.from(previous).equals(e.previousHash) ? 'previous_hash_mismatch' : undefined;
+      if (kind) return { ok: false, checked, firstSequence: from, lastSequence: to, firstBreak: { sequence: seq, kind } };
+      checked++;
+    }
+    return { ok: true, checked, firstSequence: from, lastSequence: to };
   }
 
   async close(): Promise<void> {}

@@ -1,39 +1,22 @@
 import type { StoredAuditEvent } from '../domain/event.js';
+import type { HistoryPage, HistoryQuery } from '../domain/history.js';
 import { EVENT_COLUMNS, type EventRow, ROW_SEQUENCE, rowToEvent } from './sqlite-schema.js';
-
-/**
- * A history search. Fields combine with AND, values within a field with OR; an absent or empty field
- * means any.
- */
-export interface HistoryQuery {
-  readonly eventTypes?: readonly string[];
-  /** Exact severity membership. */
-  readonly severities?: readonly number[];
-  /** Lower bound on severity. */
-  readonly minSeverity?: number;
-  readonly entityTypes?: readonly string[];
-  readonly entityIds?: readonly string[];
-  readonly userIds?: readonly string[];
-  /** Inclusive bounds on the event's timestamp. */
-  readonly start?: Date;
-  readonly end?: Date;
-  /** By sequence. */
-  readonly order: 'asc' | 'desc';
-  /** At most this many events per page; <= 0 gives an empty page. */
-  readonly limit: number;
-  /** Page token: continue after this sequence in the given order (`>` for asc, `<` for desc). */
-  readonly afterSequence?: number;
-  /** Extra filter applied in JS (e.g. a CEL expression) after the SQL filters. */
-  readonly predicate?: (e: StoredAuditEvent) => boolean;
-}
-
-export interface HistoryPage {
-  readonly events: StoredAuditEvent[];
-  /** The afterSequence of the next page; absent when there are no more matching events. */
-  readonly nextPageToken?: number;
-}
+import type { Statements } from './sqlite-statements.js';
 
 export type SqlParam = string | number;
+
+/**
+ * How a time range is applied when no other indexed field narrows the search (decided by the log from
+ * its timestamp index). Without a plan the SQLite planner chooses, which for a time window means the
+ * timestamp index and then a sort by sequence: fast for a narrow window, slow for a wide one.
+ */
+export interface TimePlan {
+  /** Check timestamps while walking in sequence order, not through the timestamp index. */
+  readonly scan: boolean;
+  /** Exact sequence bounds of the events in the time range (added as filters). */
+  readonly minSequence?: number;
+  readonly maxSequence?: number;
+}
 
 /** Runs one parameterised SELECT of event rows (raw mode: arrays in column order). */
 export type RowFetcher = (sql: string, params: readonly SqlParam[]) => EventRow[];
@@ -51,6 +34,7 @@ export function buildSelect(
   q: HistoryQuery,
   afterSequence: number | undefined,
   limit: number,
+  plan?: TimePlan,
 ): { sql: string; params: SqlParam[] } {
   const where: string[] = [];
   const params: SqlParam[] = [];
@@ -72,13 +56,23 @@ export function buildSelect(
   anyOf('entity_type', q.entityTypes);
   anyOf('entity_id', q.entityIds);
   anyOf('user_id', q.userIds);
+  // A unary + keeps SQLite from using the timestamp index for the term.
+  const timestamp = plan?.scan ? '+timestamp' : 'timestamp';
   if (q.start !== undefined) {
-    where.push('timestamp >= ?');
+    where.push(`${timestamp} >= ?`);
     params.push(q.start.getTime());
   }
   if (q.end !== undefined) {
-    where.push('timestamp <= ?');
+    where.push(`${timestamp} <= ?`);
     params.push(q.end.getTime());
+  }
+  if (plan?.minSequence !== undefined) {
+    where.push('sequence >= ?');
+    params.push(plan.minSequence);
+  }
+  if (plan?.maxSequence !== undefined) {
+    where.push('sequence <= ?');
+    params.push(plan.maxSequence);
   }
   if (afterSequence !== undefined) {
     where.push(q.order === 'desc' ? 'sequence < ?' : 'sequence > ?');
@@ -97,7 +91,7 @@ export function buildSelect(
  * exactly when another page has events. With a predicate, rows are fetched in chunks until enough
  * match or the rows run out.
  */
-export function runHistoryQuery(q: HistoryQuery, fetch: RowFetcher): HistoryPage {
+export function runHistoryQuery(q: HistoryQuery, fetch: RowFetcher, plan?: TimePlan): HistoryPage {
   const limit = Math.floor(q.limit);
   if (!(limit > 0)) return { events: [] };
   const wanted = limit + 1;
@@ -105,13 +99,13 @@ export function runHistoryQuery(q: HistoryQuery, fetch: RowFetcher): HistoryPage
   const predicate = q.predicate;
 
   if (!predicate) {
-    const { sql, params } = buildSelect(q, q.afterSequence, wanted);
+    const { sql, params } = buildSelect(q, q.afterSequence, wanted, plan);
     for (const row of fetch(sql, params)) matches.push(rowToEvent(row));
   } else {
     const chunk = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, 2 * wanted));
     let after = q.afterSequence;
     for (;;) {
-      const { sql, params } = buildSelect(q, after, chunk);
+      const { sql, params } = buildSelect(q, after, chunk, plan);
       const rows = fetch(sql, params);
       for (const row of rows) {
         const event = rowToEvent(row);
@@ -128,4 +122,56 @@ export function runHistoryQuery(q: HistoryQuery, fetch: RowFetcher): HistoryPage
   if (matches.length <= limit) return { events: matches };
   const events = matches.slice(0, limit);
   return { events, nextPageToken: events[limit - 1].sequence };
+}
+
+/** Maps times to sequences through the timestamp index, and plans time-range queries with it. */
+export class TimeRanges {
+  constructor(
+    private readonly s: Statements,
+    private readonly first: () => number,
+    private readonly last: () => number,
+  ) {}
+
+  /**
+   * The smallest sequence among events with timestamp >= ms. Exact; the cost is what differs: the
+   * timestamp index yields it by reading every entry at or after ms, a walk in sequence order by
+   * reading every row before the first match. A probe of the index says where ms falls in the log
+   * (timestamps mostly follow sequences), so the shorter walk is taken.
+   */
+  minSequenceSince(ms: number): number | undefined {
+    const probe = this.s.earliestSince.get(ms)?.sequence;
+    if (probe === undefined) return undefined;
+    const byIndex = this.last() - probe <= probe - this.first();
+    return (byIndex ? this.s.minSinceByIndex.get(ms)?.sequence : this.s.minSinceByScan.get(ms)?.sequence) ?? undefined;
+  }
+
+  /** The largest sequence among events with timestamp <= ms; as minSequenceSince, mirrored. */
+  maxSequenceUntil(ms: number): number | undefined {
+    const probe = this.s.latestUntil.get(ms)?.sequence;
+    if (probe === undefined) return undefined;
+    const byIndex = probe - this.first() <= this.last() - probe;
+    return (byIndex ? this.s.maxUntilByIndex.get(ms)?.sequence : this.s.maxUntilByScan.get(ms)?.sequence) ?? undefined;
+  }
+
+  /**
+   * For a time range with no type, entity or user (those have their own indexes): a narrow window
+   * goes through the timestamp index (then a sort by sequence); anything wider walks the log in the
+   * requested order from the exact sequence where the range begins in that order, so a page costs at
+   * most about one pass over the log instead of a sort of the whole window. (Bounding the far end too
+   * costs every page another index walk and saved little on the last page, so it is not done.)
+   */
+  plan(q: HistoryQuery, indexedWindowRows: number): TimePlan | 'empty' | undefined {
+    const start = q.start?.getTime();
+    const end = q.end?.getTime();
+    if (start === undefined && end === undefined) return undefined;
+    if (q.eventTypes?.length || q.entityIds?.length || q.userIds?.length) return undefined;
+    const from = start === undefined ? this.first() : this.s.earliestSince.get(start)?.sequence;
+    const to = end === undefined ? this.last() : this.s.latestUntil.get(end)?.sequence;
+    if (from === undefined || to === undefined) return 'empty'; // nothing at or after start / at or before end
+    if (start !== undefined && end !== undefined && to - from <= indexedWindowRows) return undefined;
+    if (q.order === 'asc') {
+      return { scan: true, minSequence: start === undefined ? undefined : this.minSequenceSince(start) };
+    }
+    return { scan: true, maxSequence: end === undefined ? undefined : this.maxSequenceUntil(end) };
+  }
 }

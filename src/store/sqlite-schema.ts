@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import stringify from 'safe-stable-stringify';
 import type { EventType, ResultName, Severity } from '../domain/catalog.js';
-import type { Metadata, StoredAuditEvent } from '../domain/event.js';
+import type { Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 
 /** Bumped whenever the DDL below changes shape; stored in `PRAGMA user_version`. */
 export const SCHEMA_VERSION = 1;
@@ -150,6 +150,28 @@ export function eventToRow(e: StoredAuditEvent): EventRow {
     toBuffer(e.previousHash),
     toBuffer(e.hash),
   ];
+}
+
+/**
+ * Exactly the stored fields, with metadata as it will read back (through the JSON it is stored as),
+ * so the hash sealed now is the hash recomputed later, and append returns what reads return.
+ */
+export function normalizeEvent(e: NewAuditEvent): NewAuditEvent {
+  return {
+    id: e.id,
+    type: e.type,
+    severity: e.severity,
+    timestamp: new Date(e.timestamp.getTime()),
+    userId: e.userId,
+    entityType: e.entityType,
+    entityId: e.entityId,
+    action: e.action,
+    result: e.result,
+    metadata: JSON.parse(stringify(e.metadata) ?? '{}') as Metadata,
+    correlationId: e.correlationId,
+    source: e.source,
+    traceparent: e.traceparent,
+  };
 }
 
 export function toBuffer(bytes: Uint8Array): Buffer {

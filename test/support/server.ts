@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   AuditServiceClient, type Filter, type GetStatsResponse, type GetSubscriptionStatsResponse, type ListSubscriptionsResponse,
@@ -14,6 +17,8 @@ export interface TestServer {
   readonly client: AuditServiceClient;
   readonly api: ReturnType<typeof api>;
   readonly address: string;
+  /** The HTTP bridges (WebSocket, SSE, viewer), e.g. http://127.0.0.1:41234 */
+  readonly httpUrl: string;
   close(): Promise<void>;
 }
 
@@ -23,12 +28,14 @@ export async function startServer(config: ConfigInput = {}, parts: AppParts = {}
     ...config,
     server: { host: '127.0.0.1', grpc_port: 0, http_port: 0, ...config.server },
     logging: { level: 'silent', ...config.logging },
+    // The real default, the SQLite log, in a fresh folder per server.
+    storage: { path: path.join(mkdtempSync(path.join(tmpdir(), 'auditstream-test-')), 'audit.db'), ...config.storage },
   });
   const app = await App.start(full, { logger: createLogger('silent'), ...parts });
   const address = `127.0.0.1:${app.grpcPort}`;
   const client = new AuditServiceClient(address, credentials.createInsecure());
   return {
-    app, client, address, api: api(client),
+    app, client, address, api: api(client), httpUrl: `http://127.0.0.1:${app.httpPort}`,
     async close() {
       client.close();
       await app.shutdown();

@@ -35,6 +35,49 @@ export const protobufPackage = "audit.v1";
 
 export const protobufFileName = "audit/v1/audit_service.proto";
 
+/** The order of a history query, by sequence. */
+export enum QueryOrder {
+  /** QUERY_ORDER_UNSPECIFIED - Same as QUERY_ORDER_DESCENDING. */
+  QUERY_ORDER_UNSPECIFIED = 0,
+  /** QUERY_ORDER_DESCENDING - Newest first. */
+  QUERY_ORDER_DESCENDING = 1,
+  /** QUERY_ORDER_ASCENDING - Oldest first. */
+  QUERY_ORDER_ASCENDING = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function queryOrderFromJSON(object: any): QueryOrder {
+  switch (object) {
+    case 0:
+    case "QUERY_ORDER_UNSPECIFIED":
+      return QueryOrder.QUERY_ORDER_UNSPECIFIED;
+    case 1:
+    case "QUERY_ORDER_DESCENDING":
+      return QueryOrder.QUERY_ORDER_DESCENDING;
+    case 2:
+    case "QUERY_ORDER_ASCENDING":
+      return QueryOrder.QUERY_ORDER_ASCENDING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return QueryOrder.UNRECOGNIZED;
+  }
+}
+
+export function queryOrderToJSON(object: QueryOrder): string {
+  switch (object) {
+    case QueryOrder.QUERY_ORDER_UNSPECIFIED:
+      return "QUERY_ORDER_UNSPECIFIED";
+    case QueryOrder.QUERY_ORDER_DESCENDING:
+      return "QUERY_ORDER_DESCENDING";
+    case QueryOrder.QUERY_ORDER_ASCENDING:
+      return "QUERY_ORDER_ASCENDING";
+    case QueryOrder.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A request to store one event. */
 export interface PublishRequest {
   /** The event; server-set fields (sequence, received_at, hashes) are ignored. */
@@ -302,6 +345,74 @@ export interface SubscriptionInfo {
   clientName: string;
   /** The last sequence delivered to it. */
   cursor: number;
+}
+
+/** A history search. */
+export interface QueryRequest {
+  /** The same filter as Subscribe; time_range bounds the search. */
+  filter:
+    | Filter
+    | undefined;
+  /** Newest first unless QUERY_ORDER_ASCENDING. */
+  order: QueryOrder;
+  /** Most events in this page: 1 to 10000; 0 means 100. */
+  limit: number;
+  /** From the previous page's next_page_token; empty for the first page. */
+  pageToken: string;
+}
+
+/** One message of a Query stream. */
+export interface QueryResponse {
+  /** What this message carries. */
+  kind:
+    | //
+    /** Matching events in the requested order. */
+    { $case: "events"; events: EventBatch }
+    | //
+    /** The last message: where the next page starts. */
+    { $case: "pageEnd"; pageEnd: QueryPageEnd }
+    | undefined;
+}
+
+/** The end of a page. */
+export interface QueryPageEnd {
+  /** Pass as page_token for the next page; empty when no more events match. */
+  nextPageToken: string;
+  /** Events in this page. */
+  count: number;
+}
+
+/** A range of the log to verify. */
+export interface VerifyChainRequest {
+  /** First sequence to check; 0 means the oldest stored event. */
+  fromSequence: number;
+  /** Last sequence to check; 0 means the newest. */
+  toSequence: number;
+}
+
+/** The result of a chain verification. */
+export interface VerifyChainResponse {
+  /** True when every event in the range has an intact hash and link. */
+  ok: boolean;
+  /** Events whose hash and link were checked and found intact. */
+  checked: number;
+  /** The range actually checked (limited to what is stored). */
+  firstSequence: number;
+  /** The range actually checked (limited to what is stored). */
+  lastSequence: number;
+  /** The first problem found; absent when ok. */
+  firstBreak: ChainBreak | undefined;
+}
+
+/** Where and how the chain is broken. */
+export interface ChainBreak {
+  /** The sequence of the first event that fails. */
+  sequence: number;
+  /**
+   * "hash_mismatch" (the event was altered), "previous_hash_mismatch" (the link to the event before it
+   * is wrong: an event was replaced or reordered), or "missing_sequence" (an event was removed).
+   */
+  kind: string;
 }
 
 function createBasePublishRequest(): PublishRequest {
@@ -2834,6 +2945,646 @@ export const SubscriptionInfo: MessageFns<SubscriptionInfo> = {
   },
 };
 
+function createBaseQueryRequest(): QueryRequest {
+  return { filter: undefined, order: 0, limit: 0, pageToken: "" };
+}
+
+export const QueryRequest: MessageFns<QueryRequest> = {
+  encode(message: QueryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filter !== undefined) {
+      Filter.encode(message.filter, writer.uint32(10).fork()).join();
+    }
+    if (message.order !== 0) {
+      writer.uint32(16).int32(message.order);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filter = Filter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.order = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryRequest {
+    return {
+      filter: isSet(object.filter) ? Filter.fromJSON(object.filter) : undefined,
+      order: isSet(object.order) ? queryOrderFromJSON(object.order) : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: QueryRequest): unknown {
+    const obj: any = {};
+    if (message.filter !== undefined) {
+      obj.filter = Filter.toJSON(message.filter);
+    }
+    if (message.order !== 0) {
+      obj.order = queryOrderToJSON(message.order);
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueryRequest>): QueryRequest {
+    return QueryRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueryRequest>): QueryRequest {
+    const message = createBaseQueryRequest();
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? Filter.fromPartial(object.filter)
+      : undefined;
+    message.order = object.order ?? 0;
+    message.limit = object.limit ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseQueryResponse(): QueryResponse {
+  return { kind: undefined };
+}
+
+export const QueryResponse: MessageFns<QueryResponse> = {
+  encode(message: QueryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "events":
+        EventBatch.encode(message.kind.events, writer.uint32(10).fork()).join();
+        break;
+      case "pageEnd":
+        QueryPageEnd.encode(message.kind.pageEnd, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "events", events: EventBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "pageEnd", pageEnd: QueryPageEnd.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryResponse {
+    return {
+      kind: isSet(object.events)
+        ? { $case: "events", events: EventBatch.fromJSON(object.events) }
+        : isSet(object.pageEnd)
+        ? { $case: "pageEnd", pageEnd: QueryPageEnd.fromJSON(object.pageEnd) }
+        : isSet(object.page_end)
+        ? { $case: "pageEnd", pageEnd: QueryPageEnd.fromJSON(object.page_end) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: QueryResponse): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "events") {
+      obj.events = EventBatch.toJSON(message.kind.events);
+    } else if (message.kind?.$case === "pageEnd") {
+      obj.pageEnd = QueryPageEnd.toJSON(message.kind.pageEnd);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueryResponse>): QueryResponse {
+    return QueryResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueryResponse>): QueryResponse {
+    const message = createBaseQueryResponse();
+    switch (object.kind?.$case) {
+      case "events": {
+        if (object.kind?.events !== undefined && object.kind?.events !== null) {
+          message.kind = { $case: "events", events: EventBatch.fromPartial(object.kind.events) };
+        }
+        break;
+      }
+      case "pageEnd": {
+        if (object.kind?.pageEnd !== undefined && object.kind?.pageEnd !== null) {
+          message.kind = { $case: "pageEnd", pageEnd: QueryPageEnd.fromPartial(object.kind.pageEnd) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseQueryPageEnd(): QueryPageEnd {
+  return { nextPageToken: "", count: 0 };
+}
+
+export const QueryPageEnd: MessageFns<QueryPageEnd> = {
+  encode(message: QueryPageEnd, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nextPageToken !== "") {
+      writer.uint32(10).string(message.nextPageToken);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryPageEnd {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryPageEnd();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryPageEnd {
+    return {
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: QueryPageEnd): unknown {
+    const obj: any = {};
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueryPageEnd>): QueryPageEnd {
+    return QueryPageEnd.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueryPageEnd>): QueryPageEnd {
+    const message = createBaseQueryPageEnd();
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseVerifyChainRequest(): VerifyChainRequest {
+  return { fromSequence: 0, toSequence: 0 };
+}
+
+export const VerifyChainRequest: MessageFns<VerifyChainRequest> = {
+  encode(message: VerifyChainRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromSequence !== 0) {
+      writer.uint32(8).uint64(message.fromSequence);
+    }
+    if (message.toSequence !== 0) {
+      writer.uint32(16).uint64(message.toSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyChainRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyChainRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.toSequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyChainRequest {
+    return {
+      fromSequence: isSet(object.fromSequence)
+        ? globalThis.Number(object.fromSequence)
+        : isSet(object.from_sequence)
+        ? globalThis.Number(object.from_sequence)
+        : 0,
+      toSequence: isSet(object.toSequence)
+        ? globalThis.Number(object.toSequence)
+        : isSet(object.to_sequence)
+        ? globalThis.Number(object.to_sequence)
+        : 0,
+    };
+  },
+
+  toJSON(message: VerifyChainRequest): unknown {
+    const obj: any = {};
+    if (message.fromSequence !== 0) {
+      obj.fromSequence = Math.round(message.fromSequence);
+    }
+    if (message.toSequence !== 0) {
+      obj.toSequence = Math.round(message.toSequence);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyChainRequest>): VerifyChainRequest {
+    return VerifyChainRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyChainRequest>): VerifyChainRequest {
+    const message = createBaseVerifyChainRequest();
+    message.fromSequence = object.fromSequence ?? 0;
+    message.toSequence = object.toSequence ?? 0;
+    return message;
+  },
+};
+
+function createBaseVerifyChainResponse(): VerifyChainResponse {
+  return { ok: false, checked: 0, firstSequence: 0, lastSequence: 0, firstBreak: undefined };
+}
+
+export const VerifyChainResponse: MessageFns<VerifyChainResponse> = {
+  encode(message: VerifyChainResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ok !== false) {
+      writer.uint32(8).bool(message.ok);
+    }
+    if (message.checked !== 0) {
+      writer.uint32(16).uint64(message.checked);
+    }
+    if (message.firstSequence !== 0) {
+      writer.uint32(24).uint64(message.firstSequence);
+    }
+    if (message.lastSequence !== 0) {
+      writer.uint32(32).uint64(message.lastSequence);
+    }
+    if (message.firstBreak !== undefined) {
+      ChainBreak.encode(message.firstBreak, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyChainResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyChainResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.checked = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.firstSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.firstBreak = ChainBreak.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyChainResponse {
+    return {
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      checked: isSet(object.checked) ? globalThis.Number(object.checked) : 0,
+      firstSequence: isSet(object.firstSequence)
+        ? globalThis.Number(object.firstSequence)
+        : isSet(object.first_sequence)
+        ? globalThis.Number(object.first_sequence)
+        : 0,
+      lastSequence: isSet(object.lastSequence)
+        ? globalThis.Number(object.lastSequence)
+        : isSet(object.last_sequence)
+        ? globalThis.Number(object.last_sequence)
+        : 0,
+      firstBreak: isSet(object.firstBreak)
+        ? ChainBreak.fromJSON(object.firstBreak)
+        : isSet(object.first_break)
+        ? ChainBreak.fromJSON(object.first_break)
+        : undefined,
+    };
+  },
+
+  toJSON(message: VerifyChainResponse): unknown {
+    const obj: any = {};
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.checked !== 0) {
+      obj.checked = Math.round(message.checked);
+    }
+    if (message.firstSequence !== 0) {
+      obj.firstSequence = Math.round(message.firstSequence);
+    }
+    if (message.lastSequence !== 0) {
+      obj.lastSequence = Math.round(message.lastSequence);
+    }
+    if (message.firstBreak !== undefined) {
+      obj.firstBreak = ChainBreak.toJSON(message.firstBreak);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VerifyChainResponse>): VerifyChainResponse {
+    return VerifyChainResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyChainResponse>): VerifyChainResponse {
+    const message = createBaseVerifyChainResponse();
+    message.ok = object.ok ?? false;
+    message.checked = object.checked ?? 0;
+    message.firstSequence = object.firstSequence ?? 0;
+    message.lastSequence = object.lastSequence ?? 0;
+    message.firstBreak = (object.firstBreak !== undefined && object.firstBreak !== null)
+      ? ChainBreak.fromPartial(object.firstBreak)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChainBreak(): ChainBreak {
+  return { sequence: 0, kind: "" };
+}
+
+export const ChainBreak: MessageFns<ChainBreak> = {
+  encode(message: ChainBreak, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChainBreak {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChainBreak();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChainBreak {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+    };
+  },
+
+  toJSON(message: ChainBreak): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChainBreak>): ChainBreak {
+    return ChainBreak.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChainBreak>): ChainBreak {
+    const message = createBaseChainBreak();
+    message.sequence = object.sequence ?? 0;
+    message.kind = object.kind ?? "";
+    return message;
+  },
+};
+
 /**
  * Publish audit events and subscribe to them, live and from history.
  *
@@ -2926,6 +3677,30 @@ export const AuditServiceService = {
       Buffer.from(ListSubscriptionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSubscriptionsResponse => ListSubscriptionsResponse.decode(value),
   },
+  /**
+   * Searches stored history with the same filters, newest or oldest first, a page at a time. Streams
+   * `events` batches, then one final message with the page token for the next page (empty when there
+   * is none). A finite stream: it ends with OK.
+   */
+  query: {
+    path: "/audit.v1.AuditService/Query" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: QueryRequest): Buffer => Buffer.from(QueryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueryRequest => QueryRequest.decode(value),
+    responseSerialize: (value: QueryResponse): Buffer => Buffer.from(QueryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueryResponse => QueryResponse.decode(value),
+  },
+  /** Recomputes the hash chain over a range of the log and reports the first break, if any. */
+  verifyChain: {
+    path: "/audit.v1.AuditService/VerifyChain" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyChainRequest): Buffer => Buffer.from(VerifyChainRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyChainRequest => VerifyChainRequest.decode(value),
+    responseSerialize: (value: VerifyChainResponse): Buffer => Buffer.from(VerifyChainResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyChainResponse => VerifyChainResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -2951,6 +3726,14 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
   getSubscriptionStats: handleUnaryCall<GetSubscriptionStatsRequest, GetSubscriptionStatsResponse>;
   /** Every active subscription with its counters. */
   listSubscriptions: handleUnaryCall<ListSubscriptionsRequest, ListSubscriptionsResponse>;
+  /**
+   * Searches stored history with the same filters, newest or oldest first, a page at a time. Streams
+   * `events` batches, then one final message with the page token for the next page (empty when there
+   * is none). A finite stream: it ends with OK.
+   */
+  query: handleServerStreamingCall<QueryRequest, QueryResponse>;
+  /** Recomputes the hash chain over a range of the log and reports the first break, if any. */
+  verifyChain: handleUnaryCall<VerifyChainRequest, VerifyChainResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -3064,6 +3847,33 @@ export interface AuditServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSubscriptionsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Searches stored history with the same filters, newest or oldest first, a page at a time. Streams
+   * `events` batches, then one final message with the page token for the next page (empty when there
+   * is none). A finite stream: it ends with OK.
+   */
+  query(request: QueryRequest, options?: Partial<CallOptions>): ClientReadableStream<QueryResponse>;
+  query(
+    request: QueryRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<QueryResponse>;
+  /** Recomputes the hash chain over a range of the log and reports the first break, if any. */
+  verifyChain(
+    request: VerifyChainRequest,
+    callback: (error: ServiceError | null, response: VerifyChainResponse) => void,
+  ): ClientUnaryCall;
+  verifyChain(
+    request: VerifyChainRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyChainResponse) => void,
+  ): ClientUnaryCall;
+  verifyChain(
+    request: VerifyChainRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyChainResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -12,12 +12,14 @@ import type { Subscription } from '../../dispatch/subscription.js';
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { AppendResult } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
+import { createHistoryHandlers } from './history-handlers.js';
 import { toGrpcError } from './status.js';
 import { GrpcStreamSink } from './stream-sink.js';
 
 export interface AuditServiceDeps {
   readonly dispatcher: Dispatcher;
   readonly limits: InputLimits;
+  readonly maxExpressionLength: number;
   readonly pump: PumpOptions;
   readonly log: Logger;
   /** Open Subscribe streams, so shutdown can wait for them to drain. */
@@ -115,7 +117,12 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
     }
   }
 
+  const history = createHistoryHandlers({
+    log: dispatcher.log, limits, maxExpressionLength: deps.maxExpressionLength, batchSize: deps.pump.batchSize, logger: log,
+  });
+
   return {
+    ...history,
     publish(call, callback) {
       answer(callback, log, async () => {
         const event = validated(() => toNewEvent(call.request.event, limits, now()));

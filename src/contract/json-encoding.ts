@@ -1,0 +1,41 @@
+import { GapNotice, Heartbeat, SubscriptionStarted } from '../../generated/audit/v1/audit_service.js';
+import { AuditEvent } from '../../generated/audit/v1/event.js';
+import type { StoredAuditEvent } from '../domain/event.js';
+import { toProtoEvent } from './event-mapping.js';
+
+// The proto JSON mapping of what the HTTP bridges send, through the generated toJSON so the JSON
+// is the same one grpcurl or any proto JSON client shows: lowerCamelCase keys, full enum names.
+
+/**
+ * Stored events are immutable and the same object reaches every subscriber it matches, so each is
+ * encoded once, however many WebSocket and SSE clients receive it.
+ */
+const encoded = new WeakMap<StoredAuditEvent, string>();
+
+/** One event as proto JSON text. */
+export function eventJson(event: StoredAuditEvent): string {
+  let text = encoded.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(AuditEvent.toJSON(toProtoEvent(event)));
+    encoded.set(event, text);
+  }
+  return text;
+}
+
+// The cursor is printed even when 0 (the mapping allows printing defaults): a client resumes from
+// it, and a missing cursor would read as "no position" rather than "from the start".
+
+/** `{"subscriptionId", "cursor"}` */
+export function startedJson(subscriptionId: string, cursor: number): object {
+  return { ...(SubscriptionStarted.toJSON({ subscriptionId, cursor }) as object), cursor };
+}
+
+/** `{"cursor", "serverTime"}`: every matching event up to cursor was delivered. */
+export function heartbeatJson(cursor: number, serverTime: Date): object {
+  return { ...(Heartbeat.toJSON({ cursor, serverTime }) as object), cursor };
+}
+
+/** `{"fromSequence", "toSequence"}`: these sequences are no longer stored. */
+export function gapJson(fromSequence: number, toSequence: number): object {
+  return GapNotice.toJSON({ fromSequence, toSequence }) as object;
+}

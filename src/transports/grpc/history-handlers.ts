@@ -1,0 +1,58 @@
+import type { ServerWritableStream, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import {
+  QueryOrder, type QueryRequest, type QueryResponse, type VerifyChainRequest, type VerifyChainResponse,
+} from '../../../generated/audit/v1/audit_service.js';
+import { toProtoEvent } from '../../contract/event-mapping.js';
+import { toFilter } from '../../contract/filter-mapping.js';
+import type { InputLimits } from '../../contract/limits.js';
+import { queryHistory } from '../../dispatch/history.js';
+import type { EventLog } from '../../domain/ports.js';
+import type { Logger } from '../../observability/logger.js';
+import { toGrpcError } from './status.js';
+
+export interface HistoryDeps {
+  readonly log: EventLog;
+  readonly limits: InputLimits;
+  readonly maxExpressionLength: number;
+  readonly batchSize: number;
+  readonly logger: Logger;
+}
+
+/** The Query and VerifyChain RPCs: reads of stored history, never touching live routing. */
+export function createHistoryHandlers(deps: HistoryDeps) {
+  return {
+    async query(call: ServerWritableStream<QueryRequest, QueryResponse>): Promise<void> {
+      try {
+        const { request } = call;
+        const page = queryHistory(deps.log, {
+          filter: toFilter(request.filter, deps.limits),
+          order: request.order === QueryOrder.QUERY_ORDER_ASCENDING ? 'asc' : 'desc',
+          limit: request.limit,
+          pageToken: request.pageToken,
+          maxExpressionLength: deps.maxExpressionLength,
+        });
+        for (let i = 0; i < page.events.length && !call.cancelled; i += deps.batchSize) {
+          const events = page.events.slice(i, i + deps.batchSize).map(toProtoEvent);
+          if (!call.write({ kind: { $case: 'events', events: { events } } })) {
+            await new Promise((resolve) => call.once('drain', resolve));
+          }
+        }
+        const nextPageToken = page.nextPageToken === undefined ? '' : String(page.nextPageToken);
+        call.write({ kind: { $case: 'pageEnd', pageEnd: { nextPageToken, count: page.events.length } } });
+        call.end();
+      } catch (err) {
+        call.emit('error', toGrpcError(err, deps.logger));
+      }
+    },
+
+    verifyChain(call: ServerUnaryCall<VerifyChainRequest, VerifyChainResponse>, callback: sendUnaryData<VerifyChainResponse>): void {
+      try {
+        const { fromSequence, toSequence } = call.request;
+        const result = deps.log.verifyChain(fromSequence || undefined, toSequence || undefined);
+        callback(null, { ...result, firstBreak: result.firstBreak });
+      } catch (err) {
+        callback(toGrpcError(err, deps.logger));
+      }
+    },
+  };
+}

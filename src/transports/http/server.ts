@@ -1,0 +1,174 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { EVENT_TYPES, SEVERITIES, typeInfo } from '../../domain/catalog.js';
+import { AppError, isAppError } from '../../domain/errors.js';
+import { acceptEveryone, tokenOf, type Authenticate, type Identity } from './auth.js';
+import { track, type BridgeDeps, type WebSocketSettings } from './deps.js';
+import { CloseCode, refusalCodeFor, sendError, sendJson, sendMethodNotAllowed } from './errors.js';
+import { serveEvents } from './sse.js';
+import { StaticFiles } from './static-files.js';
+import { closeSocket, WsConnection } from './ws-connection.js';
+
+export const STREAM_PATH = '/v1/stream';
+export const EVENTS_PATH = '/v1/events';
+
+export interface HttpServerDeps extends BridgeDeps {
+  readonly websocket: WebSocketSettings;
+  /** The authentication seam; every caller is accepted until the security issue supplies one. */
+  readonly authenticate?: Authenticate;
+}
+
+/** The event types and severities, so the viewer's filter controls need no copy of the catalog. */
+const CATALOG = {
+  eventTypes: EVENT_TYPES.map((name) => ({ name, category: typeInfo(name).category })),
+  severities: SEVERITIES,
+};
+
+function requestUrl(req: IncomingMessage): URL {
+  return new URL(req.url ?? '/', 'http://localhost');
+}
+
+/**
+ * One node:http server for everything that is not gRPC: the WebSocket bridge, SSE, health and the
+ * live viewer's files.
+ */
+export class HttpServer {
+  readonly server = createServer((req, res) => this.onRequest(req, res));
+  readonly connections = new Set<WsConnection>();
+  port = 0;
+  private readonly wss: WebSocketServer;
+  private readonly web = new StaticFiles();
+  private readonly authenticate: Authenticate;
+  private readonly eventStreams = new Set<ServerResponse>();
+  /** Upgrades between the connection-limit check and the handshake, counted against the limit. */
+  private opening = 0;
+  private serving = true;
+  private pinger?: NodeJS.Timeout;
+
+  constructor(private readonly deps: HttpServerDeps) {
+    this.authenticate = deps.authenticate ?? acceptEveryone;
+    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: deps.websocket.max_message_size, perMessageDeflate: false });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : port;
+    this.pinger = setInterval(() => {
+      const now = Date.now();
+      for (const conn of this.connections) conn.checkLiveness(now);
+    }, this.deps.websocket.ping_interval);
+    this.pinger.unref();
+    return this.port;
+  }
+
+  /** While not serving, /readyz answers 503 and new connections and streams are refused. */
+  setServing(serving: boolean): void {
+    this.serving = serving;
+  }
+
+  /**
+   * Ends every connection: WebSocket clients get close code 4001 (reconnect and resume), event
+   * streams are ended. Called after the streams have drained; whatever is left after `timeoutMs` is cut.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.serving = false;
+    clearInterval(this.pinger);
+    for (const conn of this.connections) conn.close(CloseCode.SHUTTING_DOWN, 'server shutting down, reconnect');
+    for (const res of this.eventStreams) res.end();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all([...this.connections].map((c) => c.done)), deadline]);
+    clearTimeout(timer);
+    for (const conn of this.connections) conn.socket.terminate();
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendMethodNotAllowed(res);
+      return;
+    }
+    const url = requestUrl(req);
+    switch (url.pathname) {
+      case '/healthz':
+        sendJson(res, 200, { status: 'ok' });
+        return;
+      case '/readyz':
+        sendJson(res, this.serving ? 200 : 503, { status: this.serving ? 'ready' : 'shutting_down' });
+        return;
+      case '/v1/catalog':
+        sendJson(res, 200, CATALOG);
+        return;
+      case EVENTS_PATH:
+        if (req.method === 'HEAD') sendMethodNotAllowed(res, 'GET'); // a stream with no body to carry it
+        else this.openEventStream(req, res, url);
+        return;
+      case STREAM_PATH:
+        sendError(res, new AppError('FAILED_PRECONDITION', 'this is the WebSocket endpoint: connect with a WebSocket client'), this.deps.log);
+        return;
+    }
+    if (!this.web.serve(res, url.pathname)) sendError(res, new AppError('NOT_FOUND', `nothing is served at ${url.pathname.slice(0, 200)}`), this.deps.log);
+  }
+
+  private openEventStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const stream = (async () => {
+      try {
+        if (!this.serving) throw new AppError('UNAVAILABLE', 'the server is shutting down');
+        const identity = await this.authenticate(tokenOf(req, url));
+        this.eventStreams.add(res);
+        res.once('close', () => this.eventStreams.delete(res));
+        await serveEvents(req, res, url, identity, this.deps);
+      } catch (err) {
+        sendError(res, err, this.deps.log);
+      }
+    })();
+    track(this.deps.streams, stream);
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy()); // a peer resetting mid-handshake is not our error
+    const url = requestUrl(req);
+    if (url.pathname !== STREAM_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const maxConnections = this.deps.websocket.max_connections;
+    let identity: Identity | undefined;
+    let refusal: { code: number; reason: string } | undefined;
+    this.opening++;
+    try {
+      if (!this.serving) refusal = { code: CloseCode.SHUTTING_DOWN, reason: 'server shutting down, reconnect' };
+      else if (this.connections.size + this.opening > maxConnections) {
+        refusal = { code: CloseCode.TOO_MANY_CONNECTIONS, reason: `the server holds its maximum of ${maxConnections} connections; retry later` };
+      } else identity = await this.authenticate(tokenOf(req, url));
+    } catch (err) {
+      // Refused after the handshake rather than with an HTTP status: a browser can read a close code.
+      refusal = isAppError(err) ? { code: refusalCodeFor(err.code), reason: err.message } : { code: CloseCode.INTERNAL, reason: 'internal error' };
+      if (!isAppError(err)) this.deps.log.error({ err }, 'WebSocket authentication failed');
+    }
+    this.opening--; // handleUpgrade completes a valid handshake synchronously, so no upgrade slips past the limit
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (refusal || !identity) {
+        closeSocket(ws, refusal?.code ?? CloseCode.INTERNAL, refusal?.reason ?? 'internal error');
+        return;
+      }
+      const conn = new WsConnection(ws, identity, this.deps, this.deps.websocket);
+      this.connections.add(conn);
+      void conn.done.then(() => this.connections.delete(conn));
+    });
+  }
+}

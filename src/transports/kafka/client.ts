@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type SASLOptions } from 'kafkajs';
+import createSnappyCodec from 'kafkajs-snappy';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
+
+const { CompressionCodecs, CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
+
+export type KafkaSettings = Config['kafka'];
+
+/** What a produce request carries besides the messages. */
+export interface SendSettings {
+  readonly acks: number;
+  readonly timeout: number;
+  readonly compression: kafkajs.CompressionTypes;
+}
+
+const COMPRESSION = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+} as const;
+
+/**
+ * The kafkajs client for the forwarder. kafkajs's own retries are turned down so that the one
+ * cockatiel policy (src/policies/kafka-policy.ts) decides every retry and attempts do not multiply.
+ */
+export function createKafkaClient(k: KafkaSettings, logger: Logger): kafkajs.Kafka {
+  if (k.compression_type === 'snappy') CompressionCodecs[CompressionTypes.Snappy] = createSnappyCodec;
+  const config: KafkaConfig = {
+    clientId: k.client_id,
+    brokers: k.brokers,
+    requestTimeout: k.request_timeout,
+    // Connecting and metadata refreshes: one attempt, the policy retries.
+    retry: { retries: 0 },
+    ssl: tlsOptions(k.tls),
+    sasl: k.sasl ? ({ mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } as SASLOptions) : undefined,
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => logEntry(logger, entry),
+  };
+  return new Kafka(config);
+}
+
+export function producerConfig(k: KafkaSettings): ProducerConfig {
+  return {
+    idempotent: k.idempotent_writes,
+    // One request in flight per broker: a retried batch can never overtake a later one (per-key order).
+    maxInFlightRequests: 1,
+    // kafkajs refuses an idempotent producer with 0 retries; 1 is its minimum. Sequence numbers are
+    // rolled back on a failed send, so the policy's re-send of the same batch is deduplicated by the
+    // broker either way.
+    retry: { retries: k.idempotent_writes ? 1 : 0, initialRetryTime: 50, maxRetryTime: k.retry_backoff },
+    allowAutoTopicCreation: true,
+    // Murmur2 like the Java client, so keys land in the partitions other Kafka clients expect.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  };
+}
+
+export function sendSettings(k: KafkaSettings): SendSettings {
+  return { acks: k.required_acks, timeout: k.request_timeout, compression: COMPRESSION[k.compression_type] };
+}
+
+function tlsOptions(tls: KafkaSettings['tls']): ConnectionOptions | boolean | undefined {
+  if (!tls.enabled) return undefined;
+  if (!tls.ca_file && !tls.cert_file) return true;
+  // Read once at start: a missing file fails the start with its path, not the first send.
+  return {
+    ca: tls.ca_file ? [readFileSync(tls.ca_file, 'utf8')] : undefined,
+    cert: tls.cert_file ? readFileSync(tls.cert_file, 'utf8') : undefined,
+    key: tls.key_file ? readFileSync(tls.key_file, 'utf8') : undefined,
+  };
+}
+
+/**
+ * kafkajs logs every failed attempt at error level; during an outage that would flood the log with one
+ * line per try. The forwarder logs what matters (circuit changes, dead letters) itself, so kafkajs's
+ * lines go to debug, where they help when looking into a problem.
+ */
+function logEntry(logger: Logger, { namespace, log }: LogEntry): void {
+  const { message, timestamp: _timestamp, ...extra } = log;
+  logger.debug({ kafkajs: namespace, ...extra }, message);
+}
