@@ -78,6 +78,7 @@ function tlsOptions(tls: KafkaSettings['tls']): ConnectionOptions | boolean | un
  * lines go to debug, where they help when looking into a problem.
  */
 function logEntry(logger: Logger, { namespace, log }: LogEntry): void {
-  const { message, timestamp: _timestamp, ...extra } = log;
-  logger.debug({ kafkajs: namespace, ...extra }, message);
+  // pino stamps its own time; kafkajs's timestamp would only duplicate it.
+  const extra = Object.fromEntries(Object.entries(log).filter(([key]) => key !== 'message' && key !== 'timestamp'));
+  logger.debug({ kafkajs: namespace, ...extra }, log.message);
 }
