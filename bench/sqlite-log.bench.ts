@@ -1,8 +1,10 @@
 /**
- * SQLite event log benchmark: `npx tsx bench/sqlite-log.bench.ts [events]` (default 1,000,000).
- * Fills a temporary database in batches of 500, then measures single-event appends, history queries
- * (one entity id, one-hour windows), sequenceBefore and chain verification. Single-threaded; the
- * database is removed afterwards.
+ * SQLite event log benchmark (scenario 7 of `npm run bench`, which runs it as a child process and
+ * takes its figures over IPC); also by itself: `npx tsx bench/sqlite-log.bench.ts [events]` (default
+ * 1,000,000). Fills a temporary database in batches of 500 (append rate: the median of ten segments of
+ * the fill), then measures single-event appends, history queries (one entity id, one-hour windows...),
+ * sequenceBefore, catch-up reads and chain verification (three passes over the newest 200,000 events
+ * at most). Single-threaded; the database is removed afterwards.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +15,11 @@ import type { NewAuditEvent } from '../src/domain/event.js';
 import { SqliteEventLog } from '../src/store/sqlite-event-log.js';
 
 const TOTAL = Number(process.argv[2] ?? 1_000_000);
+const SEGMENTS = 10;
+const VERIFY_PASSES = 3;
+const VERIFY_MAX = 200_000;
+// Forked by `npm run bench`: stop when the bench goes away.
+if (process.send) process.on('disconnect', () => process.exit(1));
 const BATCH = 500;
 const SINGLE_APPENDS = 1_000;
 const ENTITIES = 20_000;
@@ -57,6 +64,34 @@ function makeEvent(): NewAuditEvent {
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => `${n.toFixed(2)} ms`;
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+export interface QueryFigure {
+  readonly label: string;
+  readonly runs: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly maxMs: number;
+  readonly avgRows: number;
+}
+
+export interface SqliteLogResult {
+  readonly events: number;
+  readonly appendBatch: number;
+  readonly appendEventsPerSecond: number;
+  readonly appendSegmentRates: number[];
+  readonly fillSeconds: number;
+  readonly singleAppendsPerSecond: number;
+  readonly databaseMiB: number;
+  readonly queries: QueryFigure[];
+  readonly verifyEventsPerSecond: number;
+  readonly verifyPassRates: number[];
+  readonly verifiedPerPass: number;
+  readonly verifyOk: boolean;
+  readonly peakRssMiB: number;
+}
+
+const queries: QueryFigure[] = [];
 
 function latency(label: string, runs: number, fn: (i: number) => number): void {
   const times: number[] = [];
@@ -70,9 +105,10 @@ function latency(label: string, runs: number, fn: (i: number) => number): void {
   const p50 = times[Math.floor(runs / 2)];
   const p95 = times[Math.min(runs - 1, Math.floor(runs * 0.95))];
   console.log(`  ${label}: p50 ${ms(p50)}, p95 ${ms(p95)}, max ${ms(times[runs - 1])} (avg ${fmt(rows / runs)} rows)`);
+  queries.push({ label, runs, p50Ms: p50, p95Ms: p95, maxMs: times[runs - 1], avgRows: rows / runs });
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<SqliteLogResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-bench-'));
   const file = path.join(dir, 'events.db');
   let nowMs = T0;
@@ -81,22 +117,34 @@ async function main(): Promise<void> {
   try {
     console.log(`SQLite event log bench: ${fmt(TOTAL)} events, synchronous=full, ${file}`);
 
-    // Fill in batches of 500 (group commit).
+    // Fill in batches of 500 (group commit), timing each tenth of the fill.
     let t = performance.now();
+    const segmentRates: number[] = [];
+    const segment = Math.max(BATCH, Math.ceil(TOTAL / SEGMENTS / BATCH) * BATCH);
+    let segmentStart = t;
     for (let done = 0; done < TOTAL; done += BATCH) {
       const batch = Array.from({ length: Math.min(BATCH, TOTAL - done) }, makeEvent);
       nowMs = T0 + done * STEP;
       await log.append(batch);
-      if ((done / BATCH) % 400 === 0 && done > 0) process.stdout.write(`  ...${fmt(done)}\n`);
+      const appended = done + batch.length;
+      if (appended % segment === 0 || appended === TOTAL) {
+        const now = performance.now();
+        segmentRates.push(((appended - 1) % segment + 1) / ((now - segmentStart) / 1000));
+        segmentStart = now;
+        process.stdout.write(`  ...${fmt(appended)}\n`);
+      }
     }
     let elapsed = (performance.now() - t) / 1000;
-    console.log(`append, batches of ${BATCH}: ${fmt(TOTAL / elapsed)} events/s (${elapsed.toFixed(1)} s)`);
+    const fillSeconds = elapsed;
+    const appendRate = median(segmentRates);
+    console.log(`append, batches of ${BATCH}: ${fmt(TOTAL / elapsed)} events/s overall (${elapsed.toFixed(1)} s), median of ${segmentRates.length} segments ${fmt(appendRate)} events/s`);
 
     // Single-event appends (one transaction and one WAL sync each).
     t = performance.now();
     for (let i = 0; i < SINGLE_APPENDS; i++) await log.append([makeEvent()]);
     elapsed = (performance.now() - t) / 1000;
-    console.log(`append, batches of 1: ${fmt(SINGLE_APPENDS / elapsed)} events/s (${SINGLE_APPENDS} appends, ${elapsed.toFixed(2)} s)`);
+    const singleRate = SINGLE_APPENDS / elapsed;
+    console.log(`append, batches of 1: ${fmt(singleRate)} events/s (${SINGLE_APPENDS} appends, ${elapsed.toFixed(2)} s)`);
 
     const size = fs.statSync(file).size + (fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0);
     console.log(`database size: ${(size / 2 ** 20).toFixed(0)} MiB, last sequence ${fmt(log.lastSequence())}`);
@@ -147,17 +195,35 @@ async function main(): Promise<void> {
     });
     latency('readAfter 500 (catch-up read)', 20, (i) => log.readAfter((i * 49_999) % TOTAL, 500).length);
 
-    t = performance.now();
-    const result = log.verifyChain();
-    elapsed = (performance.now() - t) / 1000;
-    console.log(
-      `verifyChain: ok=${result.ok}, ${fmt(result.checked)} events in ${elapsed.toFixed(1)} s = ${fmt(result.checked / elapsed)} events/s`,
-    );
-    console.log(`peak RSS: ${fmt(process.resourceUsage().maxRSS / 1024)} MiB`);
+    const last = log.lastSequence();
+    const from = Math.max(1, last - VERIFY_MAX + 1);
+    const passRates: number[] = [];
+    let verifyOk = true;
+    let checked = 0;
+    for (let pass = 0; pass < VERIFY_PASSES; pass++) {
+      t = performance.now();
+      const result = log.verifyChain(from, last);
+      elapsed = (performance.now() - t) / 1000;
+      verifyOk &&= result.ok;
+      checked = result.checked;
+      passRates.push(result.checked / elapsed);
+      console.log(`verifyChain ${fmt(from)}..${fmt(last)}: ok=${result.ok}, ${fmt(result.checked)} events in ${elapsed.toFixed(1)} s = ${fmt(result.checked / elapsed)} events/s`);
+    }
+    const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+    console.log(`peak RSS: ${fmt(peakRssMiB)} MiB`);
+    return {
+      events: TOTAL, appendBatch: BATCH, appendEventsPerSecond: appendRate, appendSegmentRates: segmentRates, fillSeconds,
+      singleAppendsPerSecond: singleRate, databaseMiB: size / 2 ** 20, queries, verifyEventsPerSecond: median(passRates),
+      verifyPassRates: passRates, verifiedPerPass: checked, verifyOk, peakRssMiB,
+    };
   } finally {
     await log.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+const result = await main();
+// Run by `npm run bench` (forked with an IPC channel): hand the figures over.
+if (process.send) {
+  process.send({ type: 'result', ...result }, () => process.exit(0));
+}

@@ -7,6 +7,10 @@ import { SqliteEventLog } from './store/sqlite-event-log.js';
 import { createAuditService } from './transports/grpc/audit-service.js';
 import { GrpcServer } from './transports/grpc/server.js';
 import { HttpServer } from './transports/http/server.js';
+import { createKafkaSink, type KafkaSink } from './transports/kafka/index.js';
+import { HealthMonitor } from './observability/health.js';
+import { Security } from './security/security.js';
+import { Metrics, type DownstreamStatus } from './observability/metrics.js';
 
 /** Replaceable parts, for tests that need a particular clock or a log they control. */
 export interface AppParts {
@@ -24,12 +28,15 @@ export class App {
     readonly dispatcher: Dispatcher,
     readonly grpc: GrpcServer,
     readonly http: HttpServer,
+    readonly health: HealthMonitor,
     readonly logger: Logger,
     private readonly streams: Set<Promise<void>>,
   ) {}
 
   /** Background timers, cleared on shutdown. */
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The Kafka forwarder, when kafka.enabled. */
+  kafka?: KafkaSink;
 
   get grpcPort(): number {
     return this.grpc.port;
@@ -54,7 +61,10 @@ export class App {
       maxExpressionLength: subscriber.max_expression_length,
     }, clock);
     const streams = new Set<Promise<void>>();
+    const security = await Security.create(config.security, config.server.host, (message) => logger.warn(message));
+    const tls = security.tlsFiles();
     const bridge = {
+      security,
       dispatcher,
       log: logger,
       streams,
@@ -68,17 +78,26 @@ export class App {
       },
       pump: { batchSize: subscriber.batch_size, heartbeatIntervalMs: subscriber.heartbeat_interval, now: () => clock.now() },
     };
-    const service = createAuditService(bridge);
+    const kafka = config.kafka.enabled ? createKafkaSink(config.kafka, { dispatcher, logger }) : undefined;
+    const service = createAuditService({ ...bridge, kafka });
     const grpc = new GrpcServer(service);
-    const port = await grpc.listen(config.server.host, config.server.grpc_port);
+    const port = await grpc.listen(config.server.host, config.server.grpc_port, tls);
     // The WebSocket and SSE bridges share the dispatcher, limits, pump settings and stream set.
-    const http = new HttpServer({ ...bridge, websocket: config.websocket });
+    const downstreams = (): DownstreamStatus[] => (kafka ? [kafka.status()] : []);
+    const metrics = new Metrics({ dispatcher, log: eventLog, downstreams });
+    dispatcher.observer = metrics;
+    const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving));
+    dispatcher.onLogFailure = () => health.check();
+    const http = new HttpServer({ ...bridge, tls, websocket: config.websocket, metrics, readiness: () => health.check() });
     const httpPort = await http.listen(config.server.host, config.server.http_port).catch(async (err: unknown) => {
       await grpc.close(0);
       throw err;
     });
-    logger.info({ host: config.server.host, grpcPort: port, httpPort, storage: config.storage.type }, 'auditstream is serving');
-    const app = new App(config, dispatcher, grpc, http, logger, streams);
+    logger.info({ host: config.server.host, grpcPort: port, httpPort, storage: config.storage.type, tls: Boolean(tls), security: config.security.enabled }, 'auditstream is serving');
+    health.start(config.server.health_check_interval);
+    const app = new App(config, dispatcher, grpc, http, health, logger, streams);
+    app.kafka = kafka;
+    kafka?.start();
     if (eventLog instanceof SqliteEventLog) {
       app.timers.push(scheduleRetention(eventLog, config.storage.retention.check_interval, clock, logger));
     }
@@ -91,13 +110,17 @@ export class App {
    */
   async shutdown(): Promise<void> {
     const deadline = Date.now() + this.config.server.shutdown_timeout;
-    this.grpc.setServing(false);
+    this.health.markShuttingDown();
     this.http.setServing(false);
     await this.dispatcher.shutdown();
+    // Everything queued is stored now: the forwarder flushes it to Kafka while the streams drain.
+    const kafkaStopped = this.kafka?.stop(Math.max(0, deadline - Date.now()));
     await Promise.race([Promise.allSettled([...this.streams]), delay(deadline - Date.now())]);
     await this.grpc.close(Math.max(0, deadline - Date.now()));
     await this.http.close(Math.max(0, deadline - Date.now())); // WebSocket: close code 4001; SSE: response ended
     this.timers.forEach(clearInterval);
+    this.health.stop();
+    await kafkaStopped;
     await this.dispatcher.log.close();
     this.logger.info('auditstream stopped');
   }

@@ -92,6 +92,8 @@ export const configSchema = z.strictObject({
     http_port: port.default(8080),
     /** Longest a graceful shutdown may take before remaining streams are cut. */
     shutdown_timeout: duration.default(10_000),
+    /** How often readiness (log writable) is re-checked for gRPC health and /readyz. */
+    health_check_interval: duration.default(5_000),
   }).prefault({}),
   audit: z.strictObject({
     publisher: z.strictObject({
@@ -129,6 +131,50 @@ export const configSchema = z.strictObject({
       max_events: count.optional(),
       /** How often retention runs. */
       check_interval: duration.default(60_000),
+    }).prefault({}),
+  }).prefault({}),
+  security: z.strictObject({
+    /** Off: every caller is a local admin, and the service refuses a non-loopback host unless allow_insecure. */
+    enabled: z.boolean().default(false),
+    allow_insecure: z.boolean().default(false),
+    tls: z.strictObject({
+      /** PEM files; with both set, gRPC and HTTP serve TLS. */
+      cert_file: z.string().optional(),
+      key_file: z.string().optional(),
+      /** Mutual TLS: client certificates must chain to this CA; the certificate's subject CN is the caller. */
+      client_ca_file: z.string().optional(),
+    }).prefault({}),
+    jwt: z.strictObject({
+      secret: z.string().optional(),
+      public_key_file: z.string().optional(),
+      algorithm: z.enum(['RS256', 'ES256']).default('RS256'),
+      jwks_file: z.string().optional(),
+      issuer: z.string().optional(),
+      audience: z.string().optional(),
+      subject_claim: z.string().default('sub'),
+      roles_claim: z.string().default('roles'),
+      scopes_claim: z.string().default('scope'),
+    }).prefault({}),
+    /** Roles for callers identified by a client certificate (mutual TLS), by subject CN. */
+    certificate_roles: z.record(z.string(), z.array(z.string())).default({}),
+    /** Metadata keys always redacted for roles that see PII redacted; replaces the built-in list when set. */
+    pii_keys: z.array(z.string()).optional(),
+    rate_limits: z.strictObject({
+      publish_per_second: count.default(5_000),
+      publish_burst: count.default(10_000),
+      max_subscriptions_per_subject: count.default(1_000),
+      connections_per_ip_per_second: count.default(50),
+      max_connections_per_ip: count.default(500),
+    }).prefault({}),
+  }).prefault({}),
+  telemetry: z.strictObject({
+    tracing: z.strictObject({
+      /** none (default), console (spans printed, for development) or otlp (OTLP over HTTP). */
+      exporter: z.enum(['none', 'console', 'otlp']).default('none'),
+      otlp_endpoint: z.string().url().default('http://127.0.0.1:4318/v1/traces'),
+      service_name: z.string().min(1).default('auditstream'),
+      /** Fraction of new traces recorded, 0 to 1. */
+      sample_ratio: z.number().min(0).max(1).default(1),
     }).prefault({}),
   }).prefault({}),
   logging: z.strictObject({

@@ -3,8 +3,8 @@ import { severityName, typeInfo } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent } from '../domain/event.js';
 import type { Filter } from '../domain/filter.js';
-import type { AppendResult, Clock, DeliveryObserver, EventLog } from '../domain/ports.js';
-import { compileFilter } from '../filtering/compiled-filter.js';
+import type { AppendResult, Clock, DeliveryObserver, EventLog, Viewer } from '../domain/ports.js';
+import { compileFilter, restrictTo } from '../filtering/compiled-filter.js';
 import { IngestQueue, type IngestLimits } from './ingest-queue.js';
 import { SubscriptionRegistry } from './registry.js';
 import { Subscription } from './subscription.js';
@@ -21,6 +21,10 @@ export interface SubscribeParams {
   readonly afterSequence?: number;
   readonly clientName: string;
   readonly transport: string;
+  /** The caller's view (roles table); absent: sees everything in clear. */
+  readonly viewer?: Viewer;
+  /** Who opened it (the authenticated subject), for "own subscriptions" permissions. */
+  readonly owner?: string;
 }
 
 /** Counters since start; all plain numbers so GetStats and /metrics read the same figures. */
@@ -46,7 +50,11 @@ export class Dispatcher {
   readonly startedAt: Date;
   /** Set by the composition root to feed delivery metrics. */
   observer?: DeliveryObserver;
+  /** Set by the composition root: an append failed, so health should look at the log now. */
+  onLogFailure?: (err: unknown) => void;
   private closing = false;
+  /** Told after each group commit (the Kafka forwarder wakes on it rather than polling the log). */
+  private readonly storedListeners = new Set<(results: readonly AppendResult[]) => void>();
 
   constructor(
     readonly log: EventLog,
@@ -55,7 +63,7 @@ export class Dispatcher {
   ) {
     this.startedAt = clock.now();
     this.registry.routedThrough = log.lastSequence();
-    this.ingest = new IngestQueue(log, limits, (results) => this.stored(results));
+    this.ingest = new IngestQueue(log, limits, (results) => this.stored(results), (err) => this.onLogFailure?.(err));
   }
 
   /** Stores one validated event; resolves once it is durable. */
@@ -80,7 +88,7 @@ export class Dispatcher {
     if (this.registry.size >= this.limits.maxSubscriptions) {
       throw new AppError('RESOURCE_EXHAUSTED', `the server holds its maximum of ${this.limits.maxSubscriptions} subscriptions`);
     }
-    const filter = compileFilter(params.filter, this.limits.maxExpressionLength);
+    const filter = restrictTo(compileFilter(params.filter, this.limits.maxExpressionLength), params.viewer);
     const sub = new Subscription({
       id: randomUUID(),
       filter,
@@ -92,6 +100,8 @@ export class Dispatcher {
       log: this.log,
       routedThrough: () => this.registry.routedThrough,
       observer: this.observer,
+      viewer: params.viewer,
+      owner: params.owner ?? '',
     });
     this.registry.add(sub);
     return sub;
@@ -122,6 +132,12 @@ export class Dispatcher {
     return sub;
   }
 
+  /** Calls `listener` after every group commit with its results; returns a function that removes it. */
+  onStored(listener: (results: readonly AppendResult[]) => void): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
+  }
+
   /** Stops taking events, stores what is queued, then ends every stream after its queue is written. */
   async shutdown(): Promise<void> {
     this.closing = true;
@@ -140,6 +156,7 @@ export class Dispatcher {
       this.counters.publishedByClass.set(key, (this.counters.publishedByClass.get(key) ?? 0) + 1);
     }
     this.registry.route(results);
+    for (const listener of this.storedListeners) listener(results);
   }
 
   private startCursor({ filter, afterSequence }: SubscribeParams): number {

@@ -1,7 +1,8 @@
 import { AppError } from '../domain/errors.js';
 import type { Filter } from '../domain/filter.js';
 import type { HistoryPage } from '../domain/history.js';
-import type { EventLog } from '../domain/ports.js';
+import type { StoredAuditEvent } from '../domain/event.js';
+import type { EventLog, Viewer } from '../domain/ports.js';
 import { compileFilter } from '../filtering/compiled-filter.js';
 
 export const MAX_QUERY_LIMIT = 10_000;
@@ -15,6 +16,8 @@ export interface HistoryRequest {
   /** Opaque to clients; today the decimal sequence the next page continues after. */
   readonly pageToken: string;
   readonly maxExpressionLength: number;
+  /** The caller's view: what it may see, and how. */
+  readonly viewer?: Viewer;
 }
 
 /** One page of history: indexed fields go to the log's query, a CEL expression runs as a predicate. */
@@ -25,13 +28,16 @@ export function queryHistory(log: EventLog, req: HistoryRequest): HistoryPage {
   }
   const { filter } = req;
   const compiled = filter.expression ? compileFilter(filter, req.maxExpressionLength) : undefined;
-  return log.query({
+  const { viewer } = req;
+  const predicate = viewer ? (e: StoredAuditEvent) => viewer.allows(e) && (compiled?.matches(e) ?? true) : compiled?.matches;
+  const page = log.query({
     eventTypes: filter.eventTypes, severities: filter.severities, minSeverity: filter.minSeverity,
     entityTypes: filter.entityTypes, entityIds: filter.entityIds, userIds: filter.userIds,
     start: filter.start, end: filter.end,
     order: req.order,
     limit: req.limit || DEFAULT_QUERY_LIMIT,
     afterSequence: req.pageToken === '' ? undefined : Number(req.pageToken),
-    predicate: compiled?.matches,
+    predicate,
   });
+  return viewer ? { ...page, events: page.events.map((e) => viewer.present(e)) } : page;
 }

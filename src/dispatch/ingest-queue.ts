@@ -2,6 +2,7 @@ import { Severity } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent } from '../domain/event.js';
 import type { AppendResult, EventLog } from '../domain/ports.js';
+import { spansUnder } from '../lib/tracing.js';
 
 export interface IngestLimits {
   /** Regular lane capacity (audit.publisher.max_queue_depth). */
@@ -79,6 +80,7 @@ export class IngestQueue {
     private readonly log: EventLog,
     private readonly limits: IngestLimits,
     private readonly onStored: (results: AppendResult[]) => void,
+    private readonly onFailed: (err: unknown) => void,
   ) {
     this.critical = new Lane('critical', limits.criticalQueueDepth);
     this.regular = new Lane('regular', limits.maxQueueDepth);
@@ -123,15 +125,22 @@ export class IngestQueue {
       const batch = this.critical.take(this.limits.appendBatchSize);
       batch.push(...this.regular.take(this.limits.appendBatchSize - batch.length));
       let results: AppendResult[];
+      const events = batch.map((p) => p.event);
+      const endAppendSpans = spansUnder('auditstream.append', events, (e) => ({ 'audit.event_id': e.id, 'audit.batch_size': events.length }));
       try {
-        results = await this.log.append(batch.map((p) => p.event));
+        results = await this.log.append(events);
       } catch (err) {
         const failure = new AppError('UNAVAILABLE', 'the event log could not store the event; retry later');
         failure.cause = err;
         batch.forEach((p) => p.reject(failure));
+        this.onFailed(err);
         continue;
+      } finally {
+        endAppendSpans();
       }
+      const endDispatchSpans = spansUnder('auditstream.dispatch', results.map((r) => r.event), (e) => ({ 'audit.sequence': e.sequence }));
       this.onStored(results);
+      endDispatchSpans();
       batch.forEach((p, i) => p.resolve(results[i]));
     }
     this.running = false;

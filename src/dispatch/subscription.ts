@@ -1,6 +1,7 @@
 import type { StoredAuditEvent } from '../domain/event.js';
-import type { DeliveryObserver, EventLog } from '../domain/ports.js';
+import type { DeliveryObserver, EventLog, Viewer } from '../domain/ports.js';
 import type { CompiledFilter } from '../filtering/compiled-filter.js';
+import { spansUnder } from '../lib/tracing.js';
 
 export type SubscriptionMode = 'live' | 'catch-up';
 /** Why a stream ended: completed (time range over), unsubscribed, shutdown, cancelled by the client. */
@@ -25,6 +26,9 @@ export interface SubscriptionOptions {
   /** The highest sequence the router has offered to subscriptions. */
   readonly routedThrough: () => number;
   readonly observer?: DeliveryObserver;
+  /** Presents each event as the caller may see it (redaction); its filter already holds the visibility rule. */
+  readonly viewer?: Viewer;
+  readonly owner: string;
 }
 
 /** Scan at most this many log rows per batch asked for, so one take() never blocks the loop for long. */
@@ -42,6 +46,7 @@ export class Subscription {
   readonly transport: string;
   readonly clientName: string;
   readonly createdAt: Date;
+  readonly owner: string;
   mode: SubscriptionMode;
   /** Every event with a sequence up to this has been queued, delivered or found not to match. */
   private cursor: number;
@@ -57,6 +62,7 @@ export class Subscription {
     this.transport = opts.transport;
     this.clientName = opts.clientName;
     this.createdAt = opts.createdAt;
+    this.owner = opts.owner;
     this.cursor = this.lastDelivered = opts.startCursor;
     this.mode = opts.startCursor < opts.log.lastSequence() ? 'catch-up' : 'live';
   }
@@ -78,6 +84,12 @@ export class Subscription {
 
   /** The next batch to write, or undefined when there is nothing to write now. */
   take(max: number): Delivery | undefined {
+    const delivery = this.next(max);
+    const viewer = this.opts.viewer;
+    return delivery && viewer ? { ...delivery, events: delivery.events.map((e) => viewer.present(e)) } : delivery;
+  }
+
+  private next(max: number): Delivery | undefined {
     if (this.queue.length > 0) return { events: this.queue.splice(0, max) };
     if (this.ending || this.mode === 'live') return undefined;
     return this.readFromLog(max);
@@ -89,6 +101,7 @@ export class Subscription {
     this.counters.delivered += events.length;
     this.lastDelivered = events[events.length - 1].sequence;
     this.opts.observer?.delivered(this.transport, events);
+    spansUnder('auditstream.deliver', events, (e) => ({ 'audit.sequence': e.sequence, 'audit.subscription_id': this.id, 'audit.transport': this.transport }))();
   }
 
   /** Resolves when there may be something to take, when the subscription ends, or after `ms`. */

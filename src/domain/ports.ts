@@ -36,6 +36,8 @@ export interface EventLog {
   query(q: HistoryQuery): HistoryPage;
   /** Recomputes the hash chain over [from, to] (clamped to what is stored); stops at the first break. */
   verifyChain(fromSequence?: number, toSequence?: number): ChainVerification;
+  /** Whether an append could be committed now (health); never throws. */
+  checkWritable(): boolean;
   close(): Promise<void>;
 }
 
@@ -46,4 +48,14 @@ export interface Clock {
 /** Told of every batch written to a subscriber, for delivery metrics. */
 export interface DeliveryObserver {
   delivered(transport: string, events: readonly StoredAuditEvent[]): void;
+}
+
+/**
+ * What one caller may see, from the roles table: which events, and in what form (PII redacted or
+ * not). Enforced on live delivery, replay and history alike; a client filter can only narrow it.
+ */
+export interface Viewer {
+  allows(event: StoredAuditEvent): boolean;
+  /** The event as this caller may see it: the same object, or a redacted copy shared by its role. */
+  present(event: StoredAuditEvent): StoredAuditEvent;
 }

@@ -1,6 +1,7 @@
 import type { Severity } from '../domain/catalog.js';
 import type { StoredAuditEvent } from '../domain/event.js';
 import type { Filter } from '../domain/filter.js';
+import type { Viewer } from '../domain/ports.js';
 import { compileCel } from './cel.js';
 
 /** A filter turned into sets and one predicate, so matching an event allocates nothing. */
@@ -44,4 +45,10 @@ export function compileFilter(filter: Filter, maxExpressionLength = 4096): Compi
       return cel ? cel(e) : true;
     },
   };
+}
+
+/** The filter ANDed with what the caller may see, so the index, live routing and catch-up all apply it. */
+export function restrictTo(filter: CompiledFilter, viewer: Viewer | undefined): CompiledFilter {
+  if (!viewer) return filter;
+  return { ...filter, matches: (e) => filter.matches(e) && viewer.allows(e) };
 }

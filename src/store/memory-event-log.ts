@@ -86,6 +86,10 @@ export class MemoryEventLog implements EventLog {
     return { ok: true, checked, firstSequence: from, lastSequence: to };
   }
 
+  checkWritable(): boolean {
+    return true;
+  }
+
   async close(): Promise<void> {}
 
   private get(sequence: number): StoredAuditEvent | undefined {

@@ -248,6 +248,22 @@ export class SqliteEventLog implements EventLog {
     this.s.setCursor.run(name, sequence);
   }
 
+  /** The connection, for tables that belong with the events (the Kafka forwarder's dead letters). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  /** Takes and releases the write lock: fails when the database is closed, read-only or locked by another writer. */
+  checkWritable(): boolean {
+    if (!this.db.open) return false;
+    try {
+      this.db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }

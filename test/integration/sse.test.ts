@@ -128,7 +128,7 @@ test('bad requests get a status and a JSON error naming the parameter; health en
     }
     assert.equal((await fetch(`${base}/v1/events`, { method: 'POST' })).status, 405);
     assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { status: 'ok' });
-    assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { status: 'ready' });
+    assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { status: 'ready', ready: true, log: 'writable', shuttingDown: false, downstreams: [] });
     const page = await fetch(`${base}/`);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
   } finally {

@@ -78,6 +78,70 @@ export function queryOrderToJSON(object: QueryOrder): string {
   }
 }
 
+/** The outcome of redriving one dead letter. */
+export enum RedriveOutcome {
+  /** REDRIVE_OUTCOME_UNSPECIFIED - Not set. */
+  REDRIVE_OUTCOME_UNSPECIFIED = 0,
+  /** REDRIVE_OUTCOME_DELIVERED - Kafka acknowledged it; it left the list. */
+  REDRIVE_OUTCOME_DELIVERED = 1,
+  /** REDRIVE_OUTCOME_FAILED - Kafka refused it again; it stays in the list with the new reason and its attempts added up. */
+  REDRIVE_OUTCOME_FAILED = 2,
+  /** REDRIVE_OUTCOME_SKIPPED - Not sent: Kafka is unavailable (the circuit is open). It stays in the list; try again later. */
+  REDRIVE_OUTCOME_SKIPPED = 3,
+  /** REDRIVE_OUTCOME_MISSING - Its event is no longer in the log (removed by retention), so it cannot be sent. */
+  REDRIVE_OUTCOME_MISSING = 4,
+  /** REDRIVE_OUTCOME_NOT_FOUND - No dead letter has this sequence. */
+  REDRIVE_OUTCOME_NOT_FOUND = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function redriveOutcomeFromJSON(object: any): RedriveOutcome {
+  switch (object) {
+    case 0:
+    case "REDRIVE_OUTCOME_UNSPECIFIED":
+      return RedriveOutcome.REDRIVE_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "REDRIVE_OUTCOME_DELIVERED":
+      return RedriveOutcome.REDRIVE_OUTCOME_DELIVERED;
+    case 2:
+    case "REDRIVE_OUTCOME_FAILED":
+      return RedriveOutcome.REDRIVE_OUTCOME_FAILED;
+    case 3:
+    case "REDRIVE_OUTCOME_SKIPPED":
+      return RedriveOutcome.REDRIVE_OUTCOME_SKIPPED;
+    case 4:
+    case "REDRIVE_OUTCOME_MISSING":
+      return RedriveOutcome.REDRIVE_OUTCOME_MISSING;
+    case 5:
+    case "REDRIVE_OUTCOME_NOT_FOUND":
+      return RedriveOutcome.REDRIVE_OUTCOME_NOT_FOUND;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RedriveOutcome.UNRECOGNIZED;
+  }
+}
+
+export function redriveOutcomeToJSON(object: RedriveOutcome): string {
+  switch (object) {
+    case RedriveOutcome.REDRIVE_OUTCOME_UNSPECIFIED:
+      return "REDRIVE_OUTCOME_UNSPECIFIED";
+    case RedriveOutcome.REDRIVE_OUTCOME_DELIVERED:
+      return "REDRIVE_OUTCOME_DELIVERED";
+    case RedriveOutcome.REDRIVE_OUTCOME_FAILED:
+      return "REDRIVE_OUTCOME_FAILED";
+    case RedriveOutcome.REDRIVE_OUTCOME_SKIPPED:
+      return "REDRIVE_OUTCOME_SKIPPED";
+    case RedriveOutcome.REDRIVE_OUTCOME_MISSING:
+      return "REDRIVE_OUTCOME_MISSING";
+    case RedriveOutcome.REDRIVE_OUTCOME_NOT_FOUND:
+      return "REDRIVE_OUTCOME_NOT_FOUND";
+    case RedriveOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A request to store one event. */
 export interface PublishRequest {
   /** The event; server-set fields (sequence, received_at, hashes) are ignored. */
@@ -280,7 +344,11 @@ export interface GetStatsResponse {
   /** The newest stored sequence. */
   lastSequence: number;
   /** When the server started. */
-  startedAt: Date | undefined;
+  startedAt:
+    | Date
+    | undefined;
+  /** The Kafka forwarder; absent when kafka.enabled is false. */
+  kafka: KafkaStats | undefined;
 }
 
 /** One ingest lane. */
@@ -413,6 +481,97 @@ export interface ChainBreak {
    * is wrong: an event was replaced or reordered), or "missing_sequence" (an event was removed).
    */
   kind: string;
+}
+
+/** The Kafka forwarder's state. */
+export interface KafkaStats {
+  /**
+   * The circuit breaker: "closed" (sending), "open" (Kafka unavailable: failing fast until a test
+   * send), "half-open" (a test send is running) or "isolated" (held open).
+   */
+  circuitState: string;
+  /** The last sequence Kafka acknowledged or that was dead-lettered; a restart resumes after it. */
+  cursor: number;
+  /** Stored events not yet in Kafka: the log's last sequence minus the cursor. */
+  lag: number;
+  /** Dead letters waiting for redrive. */
+  deadLetters: number;
+  /** Events Kafka acknowledged since the server started. */
+  delivered: number;
+}
+
+/** Asks for a page of dead letters. */
+export interface ListDeadLettersRequest {
+  /** Most letters in this page: 1 to 1000; 0 means 100. */
+  limit: number;
+  /** From the previous page's next_page_token; empty for the first page. */
+  pageToken: string;
+}
+
+/** A page of dead letters. */
+export interface ListDeadLettersResponse {
+  /** Oldest first (by sequence). */
+  deadLetters: DeadLetter[];
+  /** Pass as page_token for the next page; empty when there are no more. */
+  nextPageToken: string;
+  /** Dead letters in total. */
+  total: number;
+}
+
+/** An event Kafka refused for good. The event stays in the log; the forwarder went on without it. */
+export interface DeadLetter {
+  /** The event's sequence in the log. */
+  sequence: number;
+  /** The event's id. */
+  eventId: string;
+  /** The topic it was routed to. */
+  topic: string;
+  /** The Kafka error, e.g. "MESSAGE_TOO_LARGE" or "INVALID_RECORD". */
+  reason: string;
+  /** Kafka's error message. */
+  message: string;
+  /** Send attempts that included this event, over every try and redrive. */
+  attempts: number;
+  /** When Kafka first refused it. */
+  firstFailedAt:
+    | Date
+    | undefined;
+  /** When Kafka last refused it. */
+  lastFailedAt:
+    | Date
+    | undefined;
+  /** The event; absent when retention has removed it from the log (it cannot be redriven then). */
+  event: AuditEvent | undefined;
+}
+
+/** Which dead letters to send again. */
+export interface RedriveDeadLettersRequest {
+  /** The sequences to redrive; empty means every dead letter, oldest first, up to limit. */
+  sequences: number[];
+  /** Without sequences: most letters to redrive, 1 to 1000; 0 means 100. */
+  limit: number;
+}
+
+/** What happened to each dead letter. */
+export interface RedriveDeadLettersResponse {
+  /** One per letter asked for, by sequence. */
+  results: RedriveResult[];
+  /** Letters Kafka acknowledged this time (removed from the list). */
+  deliveredCount: number;
+  /** Dead letters left in the list. */
+  remaining: number;
+}
+
+/** One dead letter's redrive. */
+export interface RedriveResult {
+  /** The letter's sequence. */
+  sequence: number;
+  /** The event id; empty for NOT_FOUND. */
+  eventId: string;
+  /** What happened. */
+  outcome: RedriveOutcome;
+  /** For FAILED and SKIPPED: why, e.g. "MESSAGE_TOO_LARGE" or "circuit open". */
+  reason: string;
 }
 
 function createBasePublishRequest(): PublishRequest {
@@ -2103,6 +2262,7 @@ function createBaseGetStatsResponse(): GetStatsResponse {
     activeSubscriptions: 0,
     lastSequence: 0,
     startedAt: undefined,
+    kafka: undefined,
   };
 }
 
@@ -2131,6 +2291,9 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     }
     if (message.startedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.startedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.kafka !== undefined) {
+      KafkaStats.encode(message.kafka, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2212,6 +2375,14 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
             message.startedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.kafka = KafkaStats.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2258,6 +2429,7 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
         : isSet(object.started_at)
         ? fromJsonTimestamp(object.started_at)
         : undefined,
+      kafka: isSet(object.kafka) ? KafkaStats.fromJSON(object.kafka) : undefined,
     };
   },
 
@@ -2287,6 +2459,9 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     if (message.startedAt !== undefined) {
       obj.startedAt = message.startedAt.toISOString();
     }
+    if (message.kafka !== undefined) {
+      obj.kafka = KafkaStats.toJSON(message.kafka);
+    }
     return obj;
   },
 
@@ -2303,6 +2478,9 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     message.activeSubscriptions = object.activeSubscriptions ?? 0;
     message.lastSequence = object.lastSequence ?? 0;
     message.startedAt = object.startedAt ?? undefined;
+    message.kafka = (object.kafka !== undefined && object.kafka !== null)
+      ? KafkaStats.fromPartial(object.kafka)
+      : undefined;
     return message;
   },
 };
@@ -3585,6 +3763,895 @@ export const ChainBreak: MessageFns<ChainBreak> = {
   },
 };
 
+function createBaseKafkaStats(): KafkaStats {
+  return { circuitState: "", cursor: 0, lag: 0, deadLetters: 0, delivered: 0 };
+}
+
+export const KafkaStats: MessageFns<KafkaStats> = {
+  encode(message: KafkaStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.circuitState !== "") {
+      writer.uint32(10).string(message.circuitState);
+    }
+    if (message.cursor !== 0) {
+      writer.uint32(16).uint64(message.cursor);
+    }
+    if (message.lag !== 0) {
+      writer.uint32(24).uint64(message.lag);
+    }
+    if (message.deadLetters !== 0) {
+      writer.uint32(32).uint64(message.deadLetters);
+    }
+    if (message.delivered !== 0) {
+      writer.uint32(40).uint64(message.delivered);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KafkaStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKafkaStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.circuitState = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cursor = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lag = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deadLetters = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.delivered = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KafkaStats {
+    return {
+      circuitState: isSet(object.circuitState)
+        ? globalThis.String(object.circuitState)
+        : isSet(object.circuit_state)
+        ? globalThis.String(object.circuit_state)
+        : "",
+      cursor: isSet(object.cursor) ? globalThis.Number(object.cursor) : 0,
+      lag: isSet(object.lag) ? globalThis.Number(object.lag) : 0,
+      deadLetters: isSet(object.deadLetters)
+        ? globalThis.Number(object.deadLetters)
+        : isSet(object.dead_letters)
+        ? globalThis.Number(object.dead_letters)
+        : 0,
+      delivered: isSet(object.delivered) ? globalThis.Number(object.delivered) : 0,
+    };
+  },
+
+  toJSON(message: KafkaStats): unknown {
+    const obj: any = {};
+    if (message.circuitState !== "") {
+      obj.circuitState = message.circuitState;
+    }
+    if (message.cursor !== 0) {
+      obj.cursor = Math.round(message.cursor);
+    }
+    if (message.lag !== 0) {
+      obj.lag = Math.round(message.lag);
+    }
+    if (message.deadLetters !== 0) {
+      obj.deadLetters = Math.round(message.deadLetters);
+    }
+    if (message.delivered !== 0) {
+      obj.delivered = Math.round(message.delivered);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<KafkaStats>): KafkaStats {
+    return KafkaStats.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<KafkaStats>): KafkaStats {
+    const message = createBaseKafkaStats();
+    message.circuitState = object.circuitState ?? "";
+    message.cursor = object.cursor ?? 0;
+    message.lag = object.lag ?? 0;
+    message.deadLetters = object.deadLetters ?? 0;
+    message.delivered = object.delivered ?? 0;
+    return message;
+  },
+};
+
+function createBaseListDeadLettersRequest(): ListDeadLettersRequest {
+  return { limit: 0, pageToken: "" };
+}
+
+export const ListDeadLettersRequest: MessageFns<ListDeadLettersRequest> = {
+  encode(message: ListDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).uint32(message.limit);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersRequest {
+    return {
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDeadLettersRequest>): ListDeadLettersRequest {
+    return ListDeadLettersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDeadLettersRequest>): ListDeadLettersRequest {
+    const message = createBaseListDeadLettersRequest();
+    message.limit = object.limit ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListDeadLettersResponse(): ListDeadLettersResponse {
+  return { deadLetters: [], nextPageToken: "", total: 0 };
+}
+
+export const ListDeadLettersResponse: MessageFns<ListDeadLettersResponse> = {
+  encode(message: ListDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deadLetters) {
+      DeadLetter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.total !== 0) {
+      writer.uint32(24).uint64(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deadLetters.push(DeadLetter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadLettersResponse {
+    return {
+      deadLetters: globalThis.Array.isArray(object?.deadLetters)
+        ? object.deadLetters.map((e: any) => DeadLetter.fromJSON(e))
+        : globalThis.Array.isArray(object?.dead_letters)
+        ? object.dead_letters.map((e: any) => DeadLetter.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ListDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.deadLetters?.length) {
+      obj.deadLetters = message.deadLetters.map((e) => DeadLetter.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDeadLettersResponse>): ListDeadLettersResponse {
+    return ListDeadLettersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDeadLettersResponse>): ListDeadLettersResponse {
+    const message = createBaseListDeadLettersResponse();
+    message.deadLetters = object.deadLetters?.map((e) => DeadLetter.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeadLetter(): DeadLetter {
+  return {
+    sequence: 0,
+    eventId: "",
+    topic: "",
+    reason: "",
+    message: "",
+    attempts: 0,
+    firstFailedAt: undefined,
+    lastFailedAt: undefined,
+    event: undefined,
+  };
+}
+
+export const DeadLetter: MessageFns<DeadLetter> = {
+  encode(message: DeadLetter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.topic !== "") {
+      writer.uint32(26).string(message.topic);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(48).uint32(message.attempts);
+    }
+    if (message.firstFailedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstFailedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.lastFailedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastFailedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.event !== undefined) {
+      AuditEvent.encode(message.event, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadLetter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadLetter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.firstFailedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastFailedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.event = AuditEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadLetter {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      firstFailedAt: isSet(object.firstFailedAt)
+        ? fromJsonTimestamp(object.firstFailedAt)
+        : isSet(object.first_failed_at)
+        ? fromJsonTimestamp(object.first_failed_at)
+        : undefined,
+      lastFailedAt: isSet(object.lastFailedAt)
+        ? fromJsonTimestamp(object.lastFailedAt)
+        : isSet(object.last_failed_at)
+        ? fromJsonTimestamp(object.last_failed_at)
+        : undefined,
+      event: isSet(object.event) ? AuditEvent.fromJSON(object.event) : undefined,
+    };
+  },
+
+  toJSON(message: DeadLetter): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.firstFailedAt !== undefined) {
+      obj.firstFailedAt = message.firstFailedAt.toISOString();
+    }
+    if (message.lastFailedAt !== undefined) {
+      obj.lastFailedAt = message.lastFailedAt.toISOString();
+    }
+    if (message.event !== undefined) {
+      obj.event = AuditEvent.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeadLetter>): DeadLetter {
+    return DeadLetter.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeadLetter>): DeadLetter {
+    const message = createBaseDeadLetter();
+    message.sequence = object.sequence ?? 0;
+    message.eventId = object.eventId ?? "";
+    message.topic = object.topic ?? "";
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.firstFailedAt = object.firstFailedAt ?? undefined;
+    message.lastFailedAt = object.lastFailedAt ?? undefined;
+    message.event = (object.event !== undefined && object.event !== null)
+      ? AuditEvent.fromPartial(object.event)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRedriveDeadLettersRequest(): RedriveDeadLettersRequest {
+  return { sequences: [], limit: 0 };
+}
+
+export const RedriveDeadLettersRequest: MessageFns<RedriveDeadLettersRequest> = {
+  encode(message: RedriveDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequences.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.sequences) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedriveDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedriveDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.sequences.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.sequences.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedriveDeadLettersRequest {
+    return {
+      sequences: globalThis.Array.isArray(object?.sequences)
+        ? object.sequences.map((e: any) => globalThis.Number(e))
+        : [],
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: RedriveDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.sequences?.length) {
+      obj.sequences = message.sequences.map((e) => Math.round(e));
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedriveDeadLettersRequest>): RedriveDeadLettersRequest {
+    return RedriveDeadLettersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedriveDeadLettersRequest>): RedriveDeadLettersRequest {
+    const message = createBaseRedriveDeadLettersRequest();
+    message.sequences = object.sequences?.map((e) => e) || [];
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseRedriveDeadLettersResponse(): RedriveDeadLettersResponse {
+  return { results: [], deliveredCount: 0, remaining: 0 };
+}
+
+export const RedriveDeadLettersResponse: MessageFns<RedriveDeadLettersResponse> = {
+  encode(message: RedriveDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      RedriveResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.deliveredCount !== 0) {
+      writer.uint32(16).uint32(message.deliveredCount);
+    }
+    if (message.remaining !== 0) {
+      writer.uint32(24).uint64(message.remaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedriveDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedriveDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(RedriveResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deliveredCount = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.remaining = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedriveDeadLettersResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => RedriveResult.fromJSON(e))
+        : [],
+      deliveredCount: isSet(object.deliveredCount)
+        ? globalThis.Number(object.deliveredCount)
+        : isSet(object.delivered_count)
+        ? globalThis.Number(object.delivered_count)
+        : 0,
+      remaining: isSet(object.remaining) ? globalThis.Number(object.remaining) : 0,
+    };
+  },
+
+  toJSON(message: RedriveDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => RedriveResult.toJSON(e));
+    }
+    if (message.deliveredCount !== 0) {
+      obj.deliveredCount = Math.round(message.deliveredCount);
+    }
+    if (message.remaining !== 0) {
+      obj.remaining = Math.round(message.remaining);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedriveDeadLettersResponse>): RedriveDeadLettersResponse {
+    return RedriveDeadLettersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedriveDeadLettersResponse>): RedriveDeadLettersResponse {
+    const message = createBaseRedriveDeadLettersResponse();
+    message.results = object.results?.map((e) => RedriveResult.fromPartial(e)) || [];
+    message.deliveredCount = object.deliveredCount ?? 0;
+    message.remaining = object.remaining ?? 0;
+    return message;
+  },
+};
+
+function createBaseRedriveResult(): RedriveResult {
+  return { sequence: 0, eventId: "", outcome: 0, reason: "" };
+}
+
+export const RedriveResult: MessageFns<RedriveResult> = {
+  encode(message: RedriveResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(24).int32(message.outcome);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedriveResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedriveResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedriveResult {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      outcome: isSet(object.outcome) ? redriveOutcomeFromJSON(object.outcome) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RedriveResult): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = redriveOutcomeToJSON(message.outcome);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedriveResult>): RedriveResult {
+    return RedriveResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedriveResult>): RedriveResult {
+    const message = createBaseRedriveResult();
+    message.sequence = object.sequence ?? 0;
+    message.eventId = object.eventId ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 /**
  * Publish audit events and subscribe to them, live and from history.
  *
@@ -3701,6 +4768,37 @@ export const AuditServiceService = {
     responseSerialize: (value: VerifyChainResponse): Buffer => Buffer.from(VerifyChainResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyChainResponse => VerifyChainResponse.decode(value),
   },
+  /**
+   * Lists the events Kafka refused for good (the dead letters), oldest first, a page at a time.
+   * FAILED_PRECONDITION when kafka.enabled is false.
+   */
+  listDeadLetters: {
+    path: "/audit.v1.AuditService/ListDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDeadLettersRequest): Buffer =>
+      Buffer.from(ListDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDeadLettersRequest => ListDeadLettersRequest.decode(value),
+    responseSerialize: (value: ListDeadLettersResponse): Buffer =>
+      Buffer.from(ListDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDeadLettersResponse => ListDeadLettersResponse.decode(value),
+  },
+  /**
+   * Sends dead letters to Kafka again: the given sequences, or all (oldest first, up to a limit). A
+   * delivered letter leaves the list; one refused again stays, with its attempts added up.
+   * FAILED_PRECONDITION when kafka.enabled is false.
+   */
+  redriveDeadLetters: {
+    path: "/audit.v1.AuditService/RedriveDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RedriveDeadLettersRequest): Buffer =>
+      Buffer.from(RedriveDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RedriveDeadLettersRequest => RedriveDeadLettersRequest.decode(value),
+    responseSerialize: (value: RedriveDeadLettersResponse): Buffer =>
+      Buffer.from(RedriveDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RedriveDeadLettersResponse => RedriveDeadLettersResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -3734,6 +4832,17 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
   query: handleServerStreamingCall<QueryRequest, QueryResponse>;
   /** Recomputes the hash chain over a range of the log and reports the first break, if any. */
   verifyChain: handleUnaryCall<VerifyChainRequest, VerifyChainResponse>;
+  /**
+   * Lists the events Kafka refused for good (the dead letters), oldest first, a page at a time.
+   * FAILED_PRECONDITION when kafka.enabled is false.
+   */
+  listDeadLetters: handleUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>;
+  /**
+   * Sends dead letters to Kafka again: the given sequences, or all (oldest first, up to a limit). A
+   * delivered letter leaves the list; one refused again stays, with its attempts added up.
+   * FAILED_PRECONDITION when kafka.enabled is false.
+   */
+  redriveDeadLetters: handleUnaryCall<RedriveDeadLettersRequest, RedriveDeadLettersResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -3874,6 +4983,45 @@ export interface AuditServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyChainResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the events Kafka refused for good (the dead letters), oldest first, a page at a time.
+   * FAILED_PRECONDITION when kafka.enabled is false.
+   */
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listDeadLetters(
+    request: ListDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sends dead letters to Kafka again: the given sequences, or all (oldest first, up to a limit). A
+   * delivered letter leaves the list; one refused again stays, with its attempts added up.
+   * FAILED_PRECONDITION when kafka.enabled is false.
+   */
+  redriveDeadLetters(
+    request: RedriveDeadLettersRequest,
+    callback: (error: ServiceError | null, response: RedriveDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  redriveDeadLetters(
+    request: RedriveDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RedriveDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  redriveDeadLetters(
+    request: RedriveDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RedriveDeadLettersResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,4 +1,4 @@
-import { status, type sendUnaryData, type ServerWritableStream } from '@grpc/grpc-js';
+import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type {
   AuditServiceServer, GetStatsResponse, PublishBatchRequest, PublishBatchResponse, PublishResponse, PublishResult,
   SubscribeRequest, SubscribeResponse, SubscriptionInfo,
@@ -10,8 +10,15 @@ import type { Dispatcher } from '../../dispatch/dispatcher.js';
 import { pumpSubscription, type PumpOptions } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
 import { AppError, isAppError } from '../../domain/errors.js';
+import type { NewAuditEvent } from '../../domain/event.js';
 import type { AppendResult } from '../../domain/ports.js';
+import { activeTraceparent, tracingEnabled } from '../../lib/tracing.js';
 import type { Logger } from '../../observability/logger.js';
+import type { KafkaSink } from '../kafka/index.js';
+import { createDeadLetterHandlers, kafkaStats } from './dead-letter-handlers.js';
+import type { Permissions } from '../../security/roles.js';
+import type { Security } from '../../security/security.js';
+import { callerOf } from './caller.js';
 import { createHistoryHandlers } from './history-handlers.js';
 import { toGrpcError } from './status.js';
 import { GrpcStreamSink } from './stream-sink.js';
@@ -24,6 +31,9 @@ export interface AuditServiceDeps {
   readonly log: Logger;
   /** Open Subscribe streams, so shutdown can wait for them to drain. */
   readonly streams: Set<Promise<void>>;
+  /** The Kafka forwarder, when kafka.enabled (GetStats, dead letter RPCs). */
+  readonly kafka?: KafkaSink;
+  readonly security: Security;
 }
 
 function ack({ event, duplicate }: AppendResult): PublishResponse {
@@ -53,22 +63,26 @@ export function subscriptionInfo(sub: Subscription, lastSequence: number): Subsc
 }
 
 export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
-  const { dispatcher, limits, log } = deps;
+  const { dispatcher, limits, log, security } = deps;
   const now = (): Date => new Date();
 
-  function validated<T>(build: () => T): T {
+  /** Validates, and carries the caller's trace context with the event (so its later spans join the trace). */
+  function validated(build: () => NewAuditEvent): NewAuditEvent {
     try {
-      return build();
+      const event = build();
+      return tracingEnabled() ? { ...event, traceparent: activeTraceparent() } : event;
     } catch (err) {
       if (isAppError(err)) dispatcher.rejected(err.code);
       throw err;
     }
   }
 
-  async function publishBatch(request: PublishBatchRequest): Promise<PublishBatchResponse> {
+  async function publishBatch(request: PublishBatchRequest, caller: Permissions): Promise<PublishBatchResponse> {
+    security.requirePublish(caller);
     if (request.events.length > limits.maxBatchEvents) {
       throw AppError.invalid('events', `has ${request.events.length} events, the limit is ${limits.maxBatchEvents}`);
     }
+    security.limitPublish(caller, request.events.length);
     // Submit every valid event before awaiting any, so the batch shares group commits and keeps its order.
     const outcomes = request.events.map((raw, i) => {
       try {
@@ -94,12 +108,18 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
 
   async function subscribe(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>): Promise<void> {
     let sub: Subscription;
+    let release = (): void => undefined;
     try {
+      const caller = await callerOf(security, call);
+      security.requireRead(caller);
       const filter = toFilter(call.request.filter, limits);
+      release = security.holdSubscription(caller);
       sub = dispatcher.subscribe({
         filter, afterSequence: call.request.afterSequence, clientName: call.request.clientName.slice(0, 256), transport: 'grpc',
+        viewer: security.viewer(caller), owner: caller.identity.subject,
       });
     } catch (err) {
+      release();
       call.emit('error', toGrpcError(err, log));
       return;
     }
@@ -114,23 +134,38 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       call.emit('error', toGrpcError(err, log));
     } finally {
       dispatcher.release(sub);
+      release();
     }
   }
 
   const history = createHistoryHandlers({
-    log: dispatcher.log, limits, maxExpressionLength: deps.maxExpressionLength, batchSize: deps.pump.batchSize, logger: log,
+    log: dispatcher.log, limits, maxExpressionLength: deps.maxExpressionLength, batchSize: deps.pump.batchSize, logger: log, security,
   });
+  const deadLetters = createDeadLetterHandlers({ kafka: deps.kafka, logger: log });
+  /** An operations RPC: admins only. */
+  const opsOnly = <Req, Res>(handler: (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      callerOf(security, call).then((caller) => {
+        security.requireOps(caller);
+        handler(call, callback);
+      }).catch((err: unknown) => callback(toGrpcError(err, log)));
+    };
 
   return {
     ...history,
+    listDeadLetters: opsOnly(deadLetters.listDeadLetters),
+    redriveDeadLetters: opsOnly(deadLetters.redriveDeadLetters),
     publish(call, callback) {
       answer(callback, log, async () => {
+        const caller = await callerOf(security, call);
+        security.requirePublish(caller);
+        security.limitPublish(caller, 1);
         const event = validated(() => toNewEvent(call.request.event, limits, now()));
         return ack(await dispatcher.publish(event));
       });
     },
     publishBatch(call, callback) {
-      answer(callback, log, () => publishBatch(call.request));
+      answer(callback, log, async () => publishBatch(call.request, await callerOf(security, call)));
     },
     subscribe(call) {
       const stream = subscribe(call);
@@ -138,13 +173,16 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       void stream.finally(() => deps.streams.delete(stream));
     },
     unsubscribe(call, callback) {
-      answer(callback, log, () => {
+      answer(callback, log, async () => {
+        const caller = await callerOf(security, call);
+        security.requireOwnerOrOps(caller, dispatcher.subscription(call.request.subscriptionId).owner);
         dispatcher.unsubscribe(call.request.subscriptionId);
         return {};
       });
     },
-    getStats(_call, callback) {
-      answer(callback, log, (): GetStatsResponse => {
+    getStats(call, callback) {
+      answer(callback, log, async (): Promise<GetStatsResponse> => {
+        security.requireOps(await callerOf(security, call));
         const { counters, ingest } = dispatcher;
         const lanes = [ingest.critical, ingest.regular].map((l) => ({ name: l.name, size: l.items.length, capacity: l.capacity }));
         return {
@@ -152,18 +190,24 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
           eventsDropped: dispatcher.droppedTotal(),
           lanes, activeSubscriptions: dispatcher.registry.size, lastSequence: dispatcher.log.lastSequence(),
           startedAt: dispatcher.startedAt,
+          kafka: kafkaStats(deps.kafka),
         };
       });
     },
     getSubscriptionStats(call, callback) {
-      answer(callback, log, () => ({
-        subscription: subscriptionInfo(dispatcher.subscription(call.request.subscriptionId), dispatcher.log.lastSequence()),
-      }));
+      answer(callback, log, async () => {
+        const caller = await callerOf(security, call);
+        const sub = dispatcher.subscription(call.request.subscriptionId);
+        security.requireOwnerOrOps(caller, sub.owner);
+        return { subscription: subscriptionInfo(sub, dispatcher.log.lastSequence()) };
+      });
     },
-    listSubscriptions(_call, callback) {
-      answer(callback, log, () => ({
-        subscriptions: dispatcher.registry.list().map((s) => subscriptionInfo(s, dispatcher.log.lastSequence())),
-      }));
+    listSubscriptions(call, callback) {
+      answer(callback, log, async () => {
+        const caller = await callerOf(security, call);
+        const visible = dispatcher.registry.list().filter((s) => caller.canOperate || s.owner === caller.identity.subject);
+        return { subscriptions: visible.map((s) => subscriptionInfo(s, dispatcher.log.lastSequence())) };
+      });
     },
   };
 }

@@ -8,6 +8,8 @@ import type { InputLimits } from '../../contract/limits.js';
 import { queryHistory } from '../../dispatch/history.js';
 import type { EventLog } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
+import type { Security } from '../../security/security.js';
+import { callerOf } from './caller.js';
 import { toGrpcError } from './status.js';
 
 export interface HistoryDeps {
@@ -16,6 +18,7 @@ export interface HistoryDeps {
   readonly maxExpressionLength: number;
   readonly batchSize: number;
   readonly logger: Logger;
+  readonly security: Security;
 }
 
 /** The Query and VerifyChain RPCs: reads of stored history, never touching live routing. */
@@ -24,7 +27,10 @@ export function createHistoryHandlers(deps: HistoryDeps) {
     async query(call: ServerWritableStream<QueryRequest, QueryResponse>): Promise<void> {
       try {
         const { request } = call;
+        const caller = await callerOf(deps.security, call);
+        deps.security.requireRead(caller);
         const page = queryHistory(deps.log, {
+          viewer: deps.security.viewer(caller),
           filter: toFilter(request.filter, deps.limits),
           order: request.order === QueryOrder.QUERY_ORDER_ASCENDING ? 'asc' : 'desc',
           limit: request.limit,
@@ -45,8 +51,9 @@ export function createHistoryHandlers(deps: HistoryDeps) {
       }
     },
 
-    verifyChain(call: ServerUnaryCall<VerifyChainRequest, VerifyChainResponse>, callback: sendUnaryData<VerifyChainResponse>): void {
+    async verifyChain(call: ServerUnaryCall<VerifyChainRequest, VerifyChainResponse>, callback: sendUnaryData<VerifyChainResponse>): Promise<void> {
       try {
+        deps.security.requireOps(await callerOf(deps.security, call));
         const { fromSequence, toSequence } = call.request;
         const result = deps.log.verifyChain(fromSequence || undefined, toSequence || undefined);
         callback(null, { ...result, firstBreak: result.firstBreak });

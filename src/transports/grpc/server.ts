@@ -37,10 +37,14 @@ export class GrpcServer {
     reflectionService().addToServer(this.server);
   }
 
-  async listen(host: string, port: number): Promise<number> {
+  /** With `tls`, serves TLS; with its `ca`, requires client certificates signed by it (mutual TLS). */
+  async listen(host: string, port: number, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    const credentials = tls
+      ? ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], Boolean(tls.ca))
+      : ServerCredentials.createInsecure();
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
     this.setServing(true);
     return this.port;

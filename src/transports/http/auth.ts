@@ -1,19 +1,24 @@
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { AppError } from '../../domain/errors.js';
+import type { Permissions } from '../../security/roles.js';
+import type { Credentials } from '../../security/security.js';
 
-/** Who an HTTP or WebSocket client is, as far as this transport needs to know. */
-export interface Identity {
-  readonly subject: string;
+/** Who an HTTP or WebSocket client is: its identity and what the roles table lets it do. */
+export type Identity = Permissions;
+
+/** The verified client certificate's subject CN, when the request came over mutual TLS. */
+export function certificateSubjectOf(req: IncomingMessage): string | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (!socket.authorized || !socket.getPeerCertificate) return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
 }
 
-/**
- * The authentication seam of the HTTP bridges: given the bearer token (undefined when the client sent
- * none), answer the identity or throw AppError UNAUTHENTICATED / PERMISSION_DENIED. The security
- * issue supplies the real one through App; until then every caller is accepted, as on the gRPC side.
- */
-export type Authenticate = (token: string | undefined) => Identity | Promise<Identity>;
-
-export const acceptEveryone: Authenticate = () => ({ subject: 'anonymous' });
+/** What the client presented: a bearer token and/or a client certificate. */
+export function credentialsOf(req: IncomingMessage, url: URL): Credentials {
+  return { token: tokenOf(req, url), certificateSubject: certificateSubjectOf(req) };
+}
 
 /**
  * The token from `Authorization: Bearer <token>`, or else from the `access_token` query parameter,

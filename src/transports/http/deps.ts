@@ -3,6 +3,7 @@ import type { InputLimits } from '../../contract/limits.js';
 import type { Dispatcher } from '../../dispatch/dispatcher.js';
 import type { PumpOptions } from '../../dispatch/pump.js';
 import type { Logger } from '../../observability/logger.js';
+import type { Security } from '../../security/security.js';
 
 /** What the WebSocket and SSE bridges share with the gRPC transport. */
 export interface BridgeDeps {
@@ -12,6 +13,7 @@ export interface BridgeDeps {
   readonly log: Logger;
   /** Open streams of every transport, so shutdown can wait for them to drain. */
   readonly streams: Set<Promise<void>>;
+  readonly security: Security;
 }
 
 /** The websocket.* config (durations in milliseconds, sizes in bytes), as validated. */

@@ -1,9 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { EVENT_TYPES, SEVERITIES, typeInfo } from '../../domain/catalog.js';
 import { AppError, isAppError } from '../../domain/errors.js';
-import { acceptEveryone, tokenOf, type Authenticate, type Identity } from './auth.js';
+import type { Security } from '../../security/security.js';
+import { credentialsOf, type Identity } from './auth.js';
 import { track, type BridgeDeps, type WebSocketSettings } from './deps.js';
 import { CloseCode, refusalCodeFor, sendError, sendJson, sendMethodNotAllowed } from './errors.js';
 import { serveEvents } from './sse.js';
@@ -15,8 +17,13 @@ export const EVENTS_PATH = '/v1/events';
 
 export interface HttpServerDeps extends BridgeDeps {
   readonly websocket: WebSocketSettings;
-  /** The authentication seam; every caller is accepted until the security issue supplies one. */
-  readonly authenticate?: Authenticate;
+  /** GET /metrics: the Prometheus text format. */
+  readonly metrics?: { text(): Promise<string>; readonly contentType: string };
+  /** GET /readyz: its JSON body and status (200 when ready, else 503). */
+  readonly readiness?: () => { readonly ready: boolean };
+  readonly security: Security;
+  /** TLS certificate and key (and a client CA for mutual TLS): serve HTTPS and WSS. */
+  readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 /** The event types and severities, so the viewer's filter controls need no copy of the catalog. */
@@ -34,12 +41,11 @@ function requestUrl(req: IncomingMessage): URL {
  * live viewer's files.
  */
 export class HttpServer {
-  readonly server = createServer((req, res) => this.onRequest(req, res));
+  readonly server: Server;
   readonly connections = new Set<WsConnection>();
   port = 0;
   private readonly wss: WebSocketServer;
   private readonly web = new StaticFiles();
-  private readonly authenticate: Authenticate;
   private readonly eventStreams = new Set<ServerResponse>();
   /** Upgrades between the connection-limit check and the handshake, counted against the limit. */
   private opening = 0;
@@ -47,7 +53,11 @@ export class HttpServer {
   private pinger?: NodeJS.Timeout;
 
   constructor(private readonly deps: HttpServerDeps) {
-    this.authenticate = deps.authenticate ?? acceptEveryone;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);
+    const { tls } = deps;
+    this.server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: Boolean(tls.ca), rejectUnauthorized: false }, handler)
+      : createServer(handler);
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: deps.websocket.max_message_size, perMessageDeflate: false });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
   }
@@ -107,8 +117,15 @@ export class HttpServer {
       case '/healthz':
         sendJson(res, 200, { status: 'ok' });
         return;
-      case '/readyz':
-        sendJson(res, this.serving ? 200 : 503, { status: this.serving ? 'ready' : 'shutting_down' });
+      case '/readyz': {
+        const details = this.deps.readiness?.();
+        const ready = this.serving && (details?.ready ?? true);
+        sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : this.serving ? 'not_ready' : 'shutting_down', ...details });
+        return;
+      }
+      case '/metrics':
+        if (this.deps.metrics) void this.serveMetrics(res, this.deps.metrics);
+        else sendError(res, new AppError('NOT_FOUND', 'metrics are not enabled'), this.deps.log);
         return;
       case '/v1/catalog':
         sendJson(res, 200, CATALOG);
@@ -124,11 +141,33 @@ export class HttpServer {
     if (!this.web.serve(res, url.pathname)) sendError(res, new AppError('NOT_FOUND', `nothing is served at ${url.pathname.slice(0, 200)}`), this.deps.log);
   }
 
+  private async serveMetrics(res: ServerResponse, metrics: NonNullable<HttpServerDeps['metrics']>): Promise<void> {
+    try {
+      const text = await metrics.text();
+      res.writeHead(200, { 'content-type': metrics.contentType }).end(text);
+    } catch (err) {
+      sendError(res, err, this.deps.log);
+    }
+  }
+
+  /** Per-address connection rate and cap, then who the caller is. */
+  private async authenticate(req: IncomingMessage, url: URL): Promise<Identity> {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    if (this.deps.security.settings.enabled) {
+      this.deps.security.connectionRate.take(address);
+      const release = this.deps.security.connections.acquire(address);
+      req.socket.once('close', release);
+    }
+    const identity = await this.deps.security.authenticate(credentialsOf(req, url));
+    this.deps.security.requireRead(identity);
+    return identity;
+  }
+
   private openEventStream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const stream = (async () => {
       try {
         if (!this.serving) throw new AppError('UNAVAILABLE', 'the server is shutting down');
-        const identity = await this.authenticate(tokenOf(req, url));
+        const identity = await this.authenticate(req, url);
         this.eventStreams.add(res);
         res.once('close', () => this.eventStreams.delete(res));
         await serveEvents(req, res, url, identity, this.deps);
@@ -154,7 +193,7 @@ export class HttpServer {
       if (!this.serving) refusal = { code: CloseCode.SHUTTING_DOWN, reason: 'server shutting down, reconnect' };
       else if (this.connections.size + this.opening > maxConnections) {
         refusal = { code: CloseCode.TOO_MANY_CONNECTIONS, reason: `the server holds its maximum of ${maxConnections} connections; retry later` };
-      } else identity = await this.authenticate(tokenOf(req, url));
+      } else identity = await this.authenticate(req, url);
     } catch (err) {
       // Refused after the handshake rather than with an HTTP status: a browser can read a close code.
       refusal = isAppError(err) ? { code: refusalCodeFor(err.code), reason: err.message } : { code: CloseCode.INTERNAL, reason: 'internal error' };

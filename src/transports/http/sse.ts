@@ -74,7 +74,10 @@ function open(req: IncomingMessage, url: URL, identity: Identity, deps: BridgeDe
   const filter = filterFromQuery(url.searchParams, deps.limits);
   const afterSequence = startAfter(req, url.searchParams);
   try {
-    return deps.dispatcher.subscribe({ filter, afterSequence, clientName: identity.subject, transport: 'sse' });
+    return deps.dispatcher.subscribe({
+      filter, afterSequence, clientName: identity.identity.subject, transport: 'sse',
+      viewer: deps.security.viewer(identity), owner: identity.identity.subject,
+    });
   } catch (err) {
     throw asQueryError(err);
   }

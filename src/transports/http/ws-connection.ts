@@ -162,7 +162,8 @@ export class WsConnection implements FrameChannel {
   private subscribe(f: Extract<ClientFrame, { type: 'subscribe' }>): void {
     if (this.subs.has(f.id)) throw new AppError('ALREADY_EXISTS', `subscription ${JSON.stringify(f.id)} is already open on this connection`, 'id');
     const sub = this.deps.dispatcher.subscribe({
-      filter: f.filter, afterSequence: f.afterSequence, clientName: f.clientName || this.identity.subject, transport: 'websocket',
+      filter: f.filter, afterSequence: f.afterSequence, clientName: f.clientName || this.identity.identity.subject, transport: 'websocket',
+      viewer: this.deps.security.viewer(this.identity), owner: this.identity.identity.subject,
     });
     const sink = new WsSubscriptionSink(this, f.id);
     this.subs.set(f.id, { sub, sink });

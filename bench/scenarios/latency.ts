@@ -1,0 +1,95 @@
+import type { WorkerMessage } from '../support/processes.js';
+import { compare, type BenchContext, type ScenarioResult } from '../support/report.js';
+import { fixed, int, medianOf, percentile, ratio, times } from '../support/stats.js';
+import { openPublisher, SubscriberGroup } from '../support/subscribers.js';
+import { withTarget, type TargetKind } from '../support/target.js';
+
+interface LatencyRun {
+  readonly rate: number;
+  readonly achievedRate: number;
+  readonly sent: number;
+  readonly acked: number;
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+  readonly deliveryRatio: number;
+  readonly publishErrors: number;
+}
+
+interface RateResult extends WorkerMessage {
+  readonly sent: number;
+  readonly acked: number;
+  readonly achievedRate: number;
+  readonly errors: number;
+}
+
+const SUBSCRIBERS = 10;
+
+/**
+ * Unary Publish at a fixed rate (open loop) from one process; 10 match-all subscribers in two other
+ * processes. Latency = receipt time - the send time the publisher wrote into the event, both read
+ * from CLOCK_MONOTONIC (shared by every process on the machine), in µs. The first second is warm-up.
+ */
+async function latencyRun(ctx: BenchContext, kind: TargetKind, rate: number): Promise<LatencyRun> {
+  const durationMs = ctx.quick ? 3_000 : 10_000;
+  const warmupIndex = Math.round(rate * (ctx.quick ? 0.5 : 1));
+  return withTarget(kind, {}, async (target) => {
+    const group = await SubscriberGroup.open(target, { subscriptions: SUBSCRIBERS, processes: 2, perChannel: 1, latency: true, warmupIndex });
+    try {
+      const publisher = await openPublisher(target);
+      let pub: RateResult;
+      try {
+        publisher.send({ type: 'run', mode: 'rate', rate, durationMs, maxInFlight: 2_000 });
+        pub = await publisher.next<RateResult>('result', durationMs + 60_000);
+      } finally {
+        await publisher.stop();
+      }
+      const got = await group.expectAll(pub.acked, 10_000, 60_000);
+      const sorted = Float64Array.from(got.latenciesUs).sort();
+      const ms = (p: number): number => percentile(sorted, p) / 1000;
+      return {
+        rate, achievedRate: pub.achievedRate, sent: pub.sent, acked: pub.acked, samples: sorted.length,
+        p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: sorted.length ? sorted[sorted.length - 1] / 1000 : Number.NaN,
+        deliveryRatio: got.delivered / (pub.acked * SUBSCRIBERS), publishErrors: pub.errors,
+      };
+    } finally {
+      await group.close();
+    }
+  });
+}
+
+export async function latencyScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const rows: string[][] = [];
+  const data: unknown[] = [];
+  const notes: string[] = [];
+  for (const rate of [1_000, 5_000]) {
+    const label = `latency at ${rate}/s, K=${SUBSCRIBERS}`;
+    const runs = await compare(ctx, label, (kind) => latencyRun(ctx, kind, rate), (r) =>
+      `p50 ${fixed(r.p50Ms)} ms, p99 ${fixed(r.p99Ms)} ms, p99.9 ${fixed(r.p999Ms)} ms, max ${fixed(r.maxMs)} ms, ` +
+      `rate ${int(r.achievedRate)}/s, delivered/(published x K) ${r.deliveryRatio.toFixed(4)}`);
+    const m = (kindRuns: LatencyRun[], pick: (r: LatencyRun) => number): number => medianOf(kindRuns, pick);
+    const ours = { p50: m(runs.auditstream, (r) => r.p50Ms), p99: m(runs.auditstream, (r) => r.p99Ms), p999: m(runs.auditstream, (r) => r.p999Ms) };
+    const bare = { p50: m(runs.baseline, (r) => r.p50Ms), p99: m(runs.baseline, (r) => r.p99Ms), p999: m(runs.baseline, (r) => r.p999Ms) };
+    const worst = (rs: LatencyRun[]): string => (rs.length ? Math.min(...rs.map((r) => r.deliveryRatio)).toFixed(3) : 'n/a');
+    rows.push([
+      `${int(rate)}/s`,
+      `${fixed(ours.p50)} / ${fixed(ours.p99)} / ${fixed(ours.p999)}`,
+      `${fixed(bare.p50)} / ${fixed(bare.p99)} / ${fixed(bare.p999)}`,
+      times(ratio(ours.p99, bare.p99)),
+      worst(runs.auditstream), worst(runs.baseline),
+    ]);
+    data.push({ rate, subscribers: SUBSCRIBERS, medians: { auditstream: ours, baseline: bare }, runs });
+    notes.push(...runs.failures.map((f) => `${label}: ${f}`));
+  }
+  return {
+    id: 'latency', title: '4. Publish -> receive latency, K = 10 (ms, p50 / p99 / p99.9)', data,
+    headers: ['rate', 'auditstream p50 / p99 / p99.9', 'bare grpc-js p50 / p99 / p99.9', 'p99 ratio (lower is better)', 'auditstream delivered/(published x K)', 'bare delivered/(published x K)'],
+    rows,
+    notes: [
+      `Unary Publish at a fixed rate (open loop, one process) for ${ctx.quick ? 3 : 10} s; 10 match-all subscribers in 2 processes, one channel each. Latency is from the send time the publisher writes into the event to its receipt, on the machine's monotonic clock (µs resolution); the first ${ctx.quick ? '0.5' : '1'} s is warm-up. Percentiles over every (event, subscriber) pair; medians over the repetitions.`,
+      ...notes,
+    ],
+  };
+}

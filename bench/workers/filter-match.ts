@@ -1,0 +1,140 @@
+/**
+ * Bench worker for scenario 5: the cost of finding the subscriptions that match one event, with N
+ * subscriptions holding varied filters, through SubscriptionIndex (src/filtering) versus calling every
+ * compiled filter (a linear scan). A data-structure benchmark, so it runs in-process here, in a
+ * process of its own. Deterministic (seeded) filters and events.
+ * Command (IPC): run {sizes, minMs, reps}. Reply: result {results}.
+ */
+import { EVENT_TYPES, type EventType, type Severity } from '../../src/domain/catalog.js';
+import type { StoredAuditEvent } from '../../src/domain/event.js';
+import type { Filter } from '../../src/domain/filter.js';
+import { compileFilter, type CompiledFilter } from '../../src/filtering/compiled-filter.js';
+import { SubscriptionIndex } from '../../src/filtering/subscription-index.js';
+import { median } from '../support/stats.js';
+import { reply, serveParent } from '../support/worker-ipc.js';
+
+const ENTITIES = 10_000;
+const USERS = 5_000;
+const ENTITY_TYPES = ['call', 'bid', 'payment', 'session', 'config'];
+const EVENTS = 2_000;
+
+let seed = 0x5eed;
+function random(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const below = (n: number): number => Math.floor(random() * n);
+const pick = <T>(items: readonly T[]): T => items[below(items.length)];
+const some = <T>(n: number, make: () => T): T[] => [...new Set(Array.from({ length: n }, make))];
+const severity = (): Severity => (1 + below(5)) as Severity;
+
+const EMPTY: Filter = { eventTypes: [], severities: [], entityTypes: [], entityIds: [], userIds: [], expression: '' };
+
+/** The mix of filters (shares of N), as a dashboard-and-services population might hold them. */
+export const FILTER_MIX: ReadonlyArray<readonly [number, string, () => Filter]> = [
+  [0.45, '1-3 entity ids', () => ({ ...EMPTY, entityIds: some(1 + below(3), () => `entity-${below(ENTITIES)}`) })],
+  [0.2, '1-2 user ids, half of them with min_severity MEDIUM', () => ({
+    ...EMPTY, userIds: some(1 + below(2), () => `user-${below(USERS)}`), minSeverity: random() < 0.5 ? 3 : undefined,
+  })],
+  [0.2, '1-3 event types, a third of them with an entity type', () => ({
+    ...EMPTY, eventTypes: some(1 + below(3), () => pick(EVENT_TYPES)), entityTypes: random() < 1 / 3 ? [pick(ENTITY_TYPES)] : [],
+  })],
+  [0.1, 'an entity type with 1-2 exact severities', () => ({ ...EMPTY, entityTypes: [pick(ENTITY_TYPES)], severities: some(1 + below(2), severity) })],
+  [0.02, 'exact severities only (CRITICAL, or HIGH and CRITICAL)', () => ({ ...EMPTY, severities: random() < 0.5 ? [5] : [4, 5] })],
+  [0.02, 'one event type and a CEL expression on metadata', () => ({
+    ...EMPTY, eventTypes: [pick(EVENT_TYPES)], expression: `event.metadata.amount > ${below(100)}.0`,
+  })],
+  [0.01, 'min_severity HIGH only (no indexable field)', () => ({ ...EMPTY, minSeverity: 4 })],
+];
+
+function makeFilter(): Filter {
+  let r = random();
+  for (const [share, , make] of FILTER_MIX) {
+    if (r < share) return make();
+    r -= share;
+  }
+  return FILTER_MIX[0][2]();
+}
+
+function makeEvents(): StoredAuditEvent[] {
+  const now = Date.now();
+  return Array.from({ length: EVENTS }, (_, i) => ({
+    id: `evt-${i}`, type: pick(EVENT_TYPES) as EventType, severity: severity(), timestamp: new Date(now + i),
+    userId: `user-${below(USERS)}`, entityType: pick(ENTITY_TYPES), entityId: `entity-${below(ENTITIES)}`,
+    action: 'update', result: 'SUCCESS', metadata: { amount: below(10_000) / 100 }, correlationId: '', source: 'bench',
+    traceparent: '', sequence: i + 1, receivedAt: new Date(now + i), previousHash: new Uint8Array(32), hash: new Uint8Array(32),
+  }));
+}
+
+interface Item {
+  readonly filter: CompiledFilter;
+}
+
+/** ns per event of `match` over the events, repeated until at least minMs has passed. */
+function timePerEvent(events: StoredAuditEvent[], minMs: number, match: (e: StoredAuditEvent) => number): { ns: number; matches: number } {
+  let processed = 0;
+  let matches = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    for (let i = 0; i < events.length; i++) {
+      matches += match(events[i]);
+      processed++;
+      if ((processed & 63) === 0 && performance.now() - start >= minMs && processed >= 64) break;
+    }
+    elapsed = performance.now() - start;
+  } while (elapsed < minMs);
+  return { ns: (elapsed * 1e6) / processed, matches: matches / processed };
+}
+
+function measure(n: number, minMs: number, reps: number): Record<string, unknown> {
+  const buildStart = performance.now();
+  const items: Item[] = Array.from({ length: n }, () => ({ filter: compileFilter(makeFilter()) }));
+  const compileMs = performance.now() - buildStart;
+  const indexStart = performance.now();
+  const index = new SubscriptionIndex<Item>();
+  for (const item of items) index.add(item);
+  const indexBuildMs = performance.now() - indexStart;
+  const events = makeEvents();
+
+  const viaIndex = (e: StoredAuditEvent): number => {
+    let count = 0;
+    index.forEachMatch(e, () => {
+      count++;
+    });
+    return count;
+  };
+  const linear = (e: StoredAuditEvent): number => {
+    let count = 0;
+    for (let i = 0; i < items.length; i++) if (items[i].filter.matches(e)) count++;
+    return count;
+  };
+  // Both must find the same subscriptions for every event.
+  let disagreements = 0;
+  for (const e of events) if (viaIndex(e) !== linear(e)) disagreements++;
+
+  const indexNs: number[] = [];
+  const linearNs: number[] = [];
+  let matchesPerEvent = 0;
+  for (let r = 0; r < reps; r++) {
+    const a = timePerEvent(events, minMs, viaIndex);
+    const b = timePerEvent(events, minMs, linear);
+    indexNs.push(a.ns);
+    linearNs.push(b.ns);
+    matchesPerEvent = a.matches;
+  }
+  return {
+    subscriptions: n, indexNsPerEvent: median(indexNs), linearNsPerEvent: median(linearNs), indexRuns: indexNs, linearRuns: linearNs,
+    matchesPerEvent, disagreements, compileMs, indexBuildMs,
+  };
+}
+
+serveParent((m) => {
+  if (m.type === 'run') {
+    const results = (m.sizes as number[]).map((n) => measure(n, Number(m.minMs), Number(m.reps)));
+    reply({ type: 'result', results, mix: FILTER_MIX.map(([share, what]) => `${Math.round(share * 100)}% ${what}`) });
+  } else if (m.type === 'close') process.exit(0);
+});

@@ -1,0 +1,186 @@
+/**
+ * Bench worker: one publisher process with one gRPC channel to the server under test.
+ * Commands (IPC): connect {address}; run {mode, ...}; close.
+ * - unary / batch: closed loop, `inFlight` calls outstanding at all times, for warmupMs + durationMs;
+ *   counts the events acknowledged during the measured window.
+ * - count: publishes `total` events with PublishBatch(`batch`), `inFlight` calls outstanding (fan-out).
+ * - rate: unary Publish at a fixed `rate` (events/s) for durationMs, open loop (latency).
+ */
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { AuditServiceClient } from '../../generated/audit/v1/audit_service.js';
+import { benchEvent } from '../support/events.js';
+import { monoMicros, percentile } from '../support/stats.js';
+import { reply, serveParent } from '../support/worker-ipc.js';
+
+const CALL_DEADLINE_MS = 30_000;
+
+let client: AuditServiceClient | undefined;
+let nextIndex = 0;
+const errors = new Map<string, number>();
+let errorSample = '';
+
+function noteError(err: ServiceError): void {
+  const key = String(err.code);
+  errors.set(key, (errors.get(key) ?? 0) + 1);
+  errorSample ||= `${err.code} ${err.details ?? err.message}`;
+}
+
+function options(): { deadline: number } {
+  return { deadline: Date.now() + CALL_DEADLINE_MS };
+}
+
+/** Resolves with the number of events acknowledged (0 on error). */
+function publishOne(index: number): Promise<number> {
+  return new Promise((resolve) => {
+    client!.publish({ event: benchEvent(index) }, new Metadata(), options(), (err) => {
+      if (err) noteError(err);
+      resolve(err ? 0 : 1);
+    });
+  });
+}
+
+function publishBatch(first: number, size: number): Promise<number> {
+  const events = Array.from({ length: size }, (_, i) => benchEvent(first + i));
+  return new Promise((resolve) => {
+    client!.publishBatch({ events }, new Metadata(), options(), (err, res) => {
+      if (err) noteError(err);
+      else if (res.rejectedCount > 0) {
+        errors.set('rejected', (errors.get('rejected') ?? 0) + res.rejectedCount);
+        const first = res.results.find((r) => r.outcome?.$case === 'error');
+        if (first?.outcome?.$case === 'error') errorSample ||= `${first.outcome.error.code} ${first.outcome.error.message}`;
+      }
+      resolve(err ? 0 : res.acceptedCount);
+    });
+  });
+}
+
+function errorSummary(): { errors: number; errorCodes: Record<string, number>; errorSample: string } {
+  let total = 0;
+  for (const n of errors.values()) total += n;
+  return { errors: total, errorCodes: Object.fromEntries(errors), errorSample };
+}
+
+interface ClosedLoop {
+  readonly mode: 'unary' | 'batch';
+  readonly inFlight: number;
+  readonly batch: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+}
+
+async function closedLoop(run: ClosedLoop): Promise<void> {
+  const start = performance.now();
+  const measureFrom = start + run.warmupMs;
+  const end = measureFrom + run.durationMs;
+  let events = 0;
+  let calls = 0;
+  const ackMs: number[] = [];
+  const lane = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const sent = performance.now();
+      const size = run.mode === 'unary' ? 1 : run.batch;
+      const index = nextIndex;
+      nextIndex += size;
+      const acked = run.mode === 'unary' ? await publishOne(index) : await publishBatch(index, size);
+      const done = performance.now();
+      if (sent >= measureFrom && done <= end) {
+        events += acked;
+        calls++;
+        ackMs.push(done - sent);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: run.inFlight }, lane));
+  ackMs.sort((a, b) => a - b);
+  reply({
+    type: 'result', events, calls, seconds: run.durationMs / 1000, eventsPerSecond: events / (run.durationMs / 1000),
+    ackP50Ms: percentile(ackMs, 50), ackP99Ms: percentile(ackMs, 99), ...errorSummary(),
+  });
+}
+
+interface CountRun {
+  readonly total: number;
+  readonly batch: number;
+  readonly inFlight: number;
+}
+
+async function countRun(run: CountRun): Promise<void> {
+  let next = 0;
+  let published = 0;
+  const firstSendUs = monoMicros();
+  const lane = async (): Promise<void> => {
+    while (next < run.total) {
+      const first = next;
+      const size = Math.min(run.batch, run.total - first);
+      next += size;
+      const acked = await publishBatch(first, size); // not `published += await ...`: that reads `published` before awaiting
+      published += acked;
+    }
+  };
+  await Promise.all(Array.from({ length: run.inFlight }, lane));
+  const lastAckUs = monoMicros();
+  reply({ type: 'result', published, firstSendUs, lastAckUs, ...errorSummary() });
+}
+
+interface RateRun {
+  readonly rate: number;
+  readonly durationMs: number;
+  readonly maxInFlight: number;
+}
+
+async function rateRun(run: RateRun): Promise<void> {
+  const total = Math.round((run.rate * run.durationMs) / 1000);
+  const pending = new Set<Promise<number>>();
+  let sent = 0;
+  let acked = 0;
+  let waitedForInFlight = 0;
+  const firstSendUs = monoMicros();
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) * run.rate) / 1000) + 1);
+      while (sent < due) {
+        if (pending.size >= run.maxInFlight) {
+          waitedForInFlight++;
+          break;
+        }
+        const p = publishOne(sent++).then((n) => {
+          acked += n;
+          pending.delete(p);
+          return n;
+        });
+        pending.add(p);
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const lastSendUs = monoMicros();
+  await Promise.all(pending);
+  const seconds = (lastSendUs - firstSendUs) / 1e6;
+  reply({
+    type: 'result', sent, acked, achievedRate: sent / Math.max(seconds, 1e-9), waitedForInFlight, ...errorSummary(),
+  });
+}
+
+serveParent(async (m) => {
+  if (m.type === 'connect') {
+    client = new AuditServiceClient(String(m.address), credentials.createInsecure(), {
+      'grpc.max_send_message_length': 8 * 1024 * 1024,
+    });
+    await new Promise<void>((resolve, reject) =>
+      client!.waitForReady(Date.now() + 20_000, (err) => (err ? reject(err) : resolve())));
+    reply({ type: 'ready' });
+  } else if (m.type === 'run') {
+    errors.clear();
+    errorSample = '';
+    if (m.mode === 'unary' || m.mode === 'batch') await closedLoop(m as unknown as ClosedLoop);
+    else if (m.mode === 'count') await countRun(m as unknown as CountRun);
+    else if (m.mode === 'rate') await rateRun(m as unknown as RateRun);
+    else throw new Error(`unknown mode ${String(m.mode)}`);
+  } else if (m.type === 'close') {
+    client?.close();
+    process.exit(0);
+  }
+});

@@ -1,0 +1,106 @@
+import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import {
+  type KafkaStats, type ListDeadLettersRequest, type ListDeadLettersResponse, type RedriveDeadLettersRequest,
+  type RedriveDeadLettersResponse, RedriveOutcome,
+} from '../../../generated/audit/v1/audit_service.js';
+import { toProtoEvent } from '../../contract/event-mapping.js';
+import { AppError } from '../../domain/errors.js';
+import type { Logger } from '../../observability/logger.js';
+import type { RedriveOutcome as Outcome } from '../kafka/dead-letter-ops.js';
+import type { KafkaSink } from '../kafka/index.js';
+import { toGrpcError } from './status.js';
+
+export interface DeadLetterDeps {
+  /** Undefined when kafka.enabled is false. */
+  readonly kafka: KafkaSink | undefined;
+  readonly logger: Logger;
+}
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1_000;
+
+const OUTCOMES: Record<Outcome, RedriveOutcome> = {
+  delivered: RedriveOutcome.REDRIVE_OUTCOME_DELIVERED,
+  failed: RedriveOutcome.REDRIVE_OUTCOME_FAILED,
+  skipped: RedriveOutcome.REDRIVE_OUTCOME_SKIPPED,
+  missing: RedriveOutcome.REDRIVE_OUTCOME_MISSING,
+  not_found: RedriveOutcome.REDRIVE_OUTCOME_NOT_FOUND,
+};
+
+/** The Kafka forwarder's part of GetStats; undefined when Kafka is off. */
+export function kafkaStats(kafka: KafkaSink | undefined): KafkaStats | undefined {
+  if (!kafka) return undefined;
+  const s = kafka.status();
+  return { circuitState: s.circuit, cursor: s.cursor, lag: s.lag, deadLetters: s.deadLetters, delivered: s.delivered };
+}
+
+/** ListDeadLetters and RedriveDeadLetters: the operator's view of what Kafka refused for good. */
+export function createDeadLetterHandlers(deps: DeadLetterDeps) {
+  const sink = (): KafkaSink => {
+    if (!deps.kafka) throw new AppError('FAILED_PRECONDITION', 'kafka.enabled is false: there is no Kafka forwarder and no dead letters');
+    return deps.kafka;
+  };
+  const answer = <T>(callback: sendUnaryData<T>, work: () => Promise<T> | T): void => {
+    Promise.resolve()
+      .then(work)
+      .then((value) => callback(null, value), (err: unknown) => callback(toGrpcError(err, deps.logger)));
+  };
+
+  return {
+    listDeadLetters(
+      call: ServerUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>,
+      callback: sendUnaryData<ListDeadLettersResponse>,
+    ): void {
+      answer(callback, () => {
+        const { limit, pageToken } = call.request;
+        const after = parsePageToken(pageToken);
+        const page = sink().deadLetters.list(after, checkLimit(limit));
+        return {
+          deadLetters: page.letters.map(({ letter, event }) => ({
+            sequence: letter.sequence,
+            eventId: letter.eventId,
+            topic: letter.destination,
+            reason: letter.reason,
+            message: letter.message,
+            attempts: letter.attempts,
+            firstFailedAt: letter.firstFailedAt,
+            lastFailedAt: letter.lastFailedAt,
+            event: event && toProtoEvent(event),
+          })),
+          nextPageToken: page.nextAfter === undefined ? '' : String(page.nextAfter),
+          total: page.total,
+        };
+      });
+    },
+
+    redriveDeadLetters(
+      call: ServerUnaryCall<RedriveDeadLettersRequest, RedriveDeadLettersResponse>,
+      callback: sendUnaryData<RedriveDeadLettersResponse>,
+    ): void {
+      answer(callback, async () => {
+        const { sequences, limit } = call.request;
+        if (sequences.length > MAX_LIMIT) {
+          throw AppError.invalid('sequences', `has ${sequences.length} entries, the limit is ${MAX_LIMIT}`);
+        }
+        const kafka = sink();
+        const results = await kafka.deadLetters.redrive(sequences, checkLimit(limit));
+        return {
+          results: results.map((r) => ({ sequence: r.sequence, eventId: r.eventId, outcome: OUTCOMES[r.outcome], reason: r.reason })),
+          deliveredCount: results.filter((r) => r.outcome === 'delivered').length,
+          remaining: kafka.status().deadLetters,
+        };
+      });
+    },
+  };
+}
+
+function checkLimit(limit: number): number {
+  if (limit > MAX_LIMIT) throw AppError.invalid('limit', `is ${limit}, the most is ${MAX_LIMIT}`);
+  return limit === 0 ? DEFAULT_LIMIT : limit;
+}
+
+function parsePageToken(token: string): number {
+  if (token === '') return 0;
+  if (!/^\d{1,15}$/.test(token)) throw AppError.invalid('page_token', 'is not a token from ListDeadLetters');
+  return Number(token);
+}

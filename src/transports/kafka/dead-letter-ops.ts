@@ -1,0 +1,88 @@
+import type { DeadLetter, DeadLetterStore } from '../../domain/dead-letters.js';
+import type { StoredAuditEvent } from '../../domain/event.js';
+import type { EventLog } from '../../domain/ports.js';
+import type { Logger } from '../../observability/logger.js';
+import type { KafkaForwarder } from './forwarder.js';
+
+export interface DeadLetterView {
+  readonly letter: DeadLetter;
+  /** Undefined when retention removed the event from the log. */
+  readonly event: StoredAuditEvent | undefined;
+}
+
+export type RedriveOutcome = 'delivered' | 'failed' | 'skipped' | 'missing' | 'not_found';
+
+export interface RedriveResult {
+  readonly sequence: number;
+  readonly eventId: string;
+  readonly outcome: RedriveOutcome;
+  readonly reason: string;
+}
+
+/** The operator's side of the dead letters: list them, send them again. */
+export class DeadLetterOps {
+  constructor(
+    private readonly store: DeadLetterStore,
+    private readonly log: EventLog,
+    private readonly forwarder: KafkaForwarder,
+    private readonly logger: Logger,
+  ) {}
+
+  list(afterSequence: number, limit: number): { letters: DeadLetterView[]; nextAfter: number | undefined; total: number } {
+    // One more than asked tells whether another page exists.
+    const page = this.store.list(afterSequence, limit + 1);
+    const letters = page.slice(0, limit).map((letter) => ({ letter, event: this.eventAt(letter.sequence) }));
+    const nextAfter = page.length > limit ? letters[letters.length - 1].letter.sequence : undefined;
+    return { letters, nextAfter, total: this.store.count() };
+  }
+
+  /**
+   * Sends the given dead letters (or the oldest `limit`) again, one at a time, oldest first, through the
+   * forwarder's policy. Once the circuit is open the rest are skipped: nothing would reach Kafka.
+   */
+  async redrive(sequences: readonly number[], limit: number): Promise<RedriveResult[]> {
+    const letters = sequences.length > 0 ? this.store.get(sequences) : this.store.list(0, limit);
+    const found = new Set(letters.map((l) => l.sequence));
+    const results: RedriveResult[] = [...new Set(sequences)]
+      .filter((s) => !found.has(s))
+      .map((sequence) => ({ sequence, eventId: '', outcome: 'not_found', reason: '' }));
+    let circuitOpen = false;
+    for (const letter of letters) {
+      results.push(await this.redriveOne(letter, circuitOpen));
+      circuitOpen ||= results[results.length - 1].outcome === 'skipped';
+    }
+    const delivered = results.filter((r) => r.outcome === 'delivered').length;
+    this.logger.info({ asked: results.length, delivered, remaining: this.store.count() }, 'Kafka dead letters redriven');
+    return results.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  private async redriveOne(letter: DeadLetter, circuitOpen: boolean): Promise<RedriveResult> {
+    const base = { sequence: letter.sequence, eventId: letter.eventId };
+    if (circuitOpen) return { ...base, outcome: 'skipped', reason: 'circuit open' };
+    const event = this.eventAt(letter.sequence);
+    if (!event) return { ...base, outcome: 'missing', reason: 'the event is no longer in the log' };
+    const sent = await this.forwarder.sendAlone(event);
+    if (sent.ok) {
+      this.store.remove(letter.sequence);
+      return { ...base, outcome: 'delivered', reason: '' };
+    }
+    if (sent.circuitOpen || sent.error.kind === 'transient') {
+      return { ...base, outcome: 'skipped', reason: sent.circuitOpen ? 'circuit open' : sent.error.reason };
+    }
+    this.store.record({
+      sequence: letter.sequence,
+      eventId: letter.eventId,
+      destination: letter.destination,
+      reason: sent.error.reason,
+      message: sent.error.message,
+      attempts: sent.attempts,
+      failedAt: new Date(),
+    });
+    return { ...base, outcome: 'failed', reason: sent.error.reason };
+  }
+
+  private eventAt(sequence: number): StoredAuditEvent | undefined {
+    const [event] = this.log.readAfter(sequence - 1, 1);
+    return event?.sequence === sequence ? event : undefined;
+  }
+}

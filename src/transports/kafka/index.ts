@@ -1,0 +1,88 @@
+import type { Dispatcher } from '../../dispatch/dispatcher.js';
+import type { DeadLetterStore } from '../../domain/dead-letters.js';
+import type { Logger } from '../../observability/logger.js';
+import { KafkaPolicy } from '../../policies/kafka-policy.js';
+import { MemoryDeadLetters } from '../../store/memory-dead-letters.js';
+import { SqliteDeadLetters } from '../../store/sqlite-dead-letters.js';
+import { SqliteEventLog } from '../../store/sqlite-event-log.js';
+import { createKafkaClient, type KafkaSettings, producerConfig, sendSettings } from './client.js';
+import { DeadLetterOps } from './dead-letter-ops.js';
+import { type CursorStore, KafkaForwarder, type ForwarderStatus } from './forwarder.js';
+import { KafkaSender, type RecordSender } from './sender.js';
+
+export type { KafkaSettings } from './client.js';
+export type { ForwarderStatus } from './forwarder.js';
+
+/** The cursor's name in the log's `cursors` table. */
+export const CURSOR_NAME = 'kafka-forwarder';
+
+/** The Kafka sink as the composition root and the gRPC handlers see it. */
+export interface KafkaSink {
+  readonly forwarder: KafkaForwarder;
+  readonly deadLetters: DeadLetterOps;
+  status(): ForwarderStatus;
+  /** Starts forwarding from the committed cursor; new events wake it. */
+  start(): void;
+  /** Flushes what is stored, bounded by `timeoutMs`, and closes the producer. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export interface KafkaSinkDeps {
+  readonly dispatcher: Dispatcher;
+  readonly logger: Logger;
+  /** Tests and the bench may replace the kafkajs sender. */
+  readonly sender?: RecordSender;
+}
+
+/**
+ * Wires the forwarder: the cursor and dead letters live in the SQLite log's database when there is one
+ * (so they survive restarts with the events), else in memory like the log itself.
+ */
+export function createKafkaSink(k: KafkaSettings, deps: KafkaSinkDeps): KafkaSink {
+  const log = deps.dispatcher.log;
+  const logger = deps.logger.child({ component: 'kafka' });
+  let cursor: CursorStore;
+  let deadLetters: DeadLetterStore;
+  if (log instanceof SqliteEventLog) {
+    cursor = { get: () => log.getCursor(CURSOR_NAME), set: (sequence) => log.setCursor(CURSOR_NAME, sequence) };
+    deadLetters = new SqliteDeadLetters(log.database);
+  } else {
+    let position = 0;
+    cursor = { get: () => position, set: (sequence) => (position = sequence) };
+    deadLetters = new MemoryDeadLetters();
+  }
+  const policy = new KafkaPolicy({
+    maxRetries: k.max_retries,
+    retryDelayMs: k.retry_delay,
+    retryBackoffMs: k.retry_backoff,
+    breakerThreshold: k.circuit_breaker.threshold,
+    halfOpenAfterMs: k.circuit_breaker.half_open_after,
+  });
+  const sender = deps.sender ?? new KafkaSender(createKafkaClient(k, logger), producerConfig(k), sendSettings(k));
+  const forwarder = new KafkaForwarder(
+    {
+      log, cursor, deadLetters, policy, sender, logger,
+      routing: { enableTopicRouting: k.enable_topic_routing, topic: k.topic, topicPrefix: k.topic_prefix, valueFormat: k.value_format },
+    },
+    { batchSize: k.batch_size, lingerMs: k.linger_ms, retryBackoffMs: k.retry_backoff },
+  );
+  const ops = new DeadLetterOps(deadLetters, log, forwarder, logger);
+  let unsubscribe: (() => void) | undefined;
+  return {
+    forwarder,
+    deadLetters: ops,
+    status: () => forwarder.status(),
+    start() {
+      unsubscribe ??= deps.dispatcher.onStored(() => forwarder.wake());
+      const { cursor: at, lag } = forwarder.status();
+      logger.info({ brokers: k.brokers, cursor: at, lag }, 'Kafka forwarder started');
+      forwarder.wake();
+    },
+    async stop(timeoutMs) {
+      unsubscribe?.();
+      await forwarder.stop(timeoutMs);
+      const { cursor: at, lag } = forwarder.status();
+      logger.info({ cursor: at, lag }, 'Kafka forwarder stopped');
+    },
+  };
+}
