@@ -73,6 +73,7 @@ export class App {
         maxStringLength: publisher.max_string_length,
         maxMetadataBytes: publisher.max_metadata_bytes,
         maxMetadataDepth: publisher.max_metadata_depth,
+        maxMetadataKeys: publisher.max_metadata_keys,
         maxFilterValues: subscriber.max_filter_values,
         maxBatchEvents: publisher.max_batch_events,
       },

@@ -72,6 +72,15 @@ export function installCleanup(): void {
   }
 }
 
+/**
+ * BENCH_CPU_PROF=<folder>: every bench process (servers and workers) writes a V8 CPU profile there
+ * when it exits (open it in Chrome DevTools); for finding what limits a figure, not for timed runs.
+ */
+export function profileFlags(): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
+}
+
 export interface WorkerMessage {
   readonly type: string;
   readonly [key: string]: unknown;
@@ -98,7 +107,7 @@ export class Worker {
 
   constructor(script: string, readonly name: string, args: string[] = []) {
     this.child = fork(path.join(BENCH_DIR, script), args, {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...profileFlags()],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     track(this.child);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startServerProcess } from '../../test/support/server-process.js';
-import { BENCH_DIR, track, trackPid, untrackPid, withTimeout, Worker, type WorkerMessage } from './processes.js';
+import { BENCH_DIR, profileFlags, track, trackPid, untrackPid, withTimeout, Worker, type WorkerMessage } from './processes.js';
 import { sleep } from './stats.js';
 
 export type TargetKind = 'auditstream' | 'baseline';
@@ -69,7 +69,7 @@ async function startAuditstream(options: TargetOptions): Promise<Target> {
   const dir = mkdtempSync(path.join(tmpdir(), 'auditstream-bench-'));
   const probeFile = path.join(dir, 'probe.json');
   const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, BENCH_PROBE_FILE: process.env.BENCH_PROBE_FILE };
-  process.env.NODE_OPTIONS = [saved.NODE_OPTIONS, `--import ${pathToFileURL(PROBE).href}`].filter(Boolean).join(' ');
+  process.env.NODE_OPTIONS = [saved.NODE_OPTIONS, `--import ${pathToFileURL(PROBE).href}`, ...profileFlags()].filter(Boolean).join(' ');
   process.env.BENCH_PROBE_FILE = probeFile;
   let pending: ReturnType<typeof startServerProcess>;
   try {

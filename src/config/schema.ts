@@ -105,6 +105,7 @@ export const configSchema = z.strictObject({
       max_string_length: count.default(256),
       max_metadata_bytes: count.default(65_536),
       max_metadata_depth: count.default(8),
+      max_metadata_keys: count.default(512),
     }).prefault({}),
     subscriber: z.strictObject({
       queue_size: count.default(1_000),

@@ -65,6 +65,15 @@ function checkMetadata(metadata: Metadata, limits: InputLimits, field: string): 
   if (nestsDeeperThan(metadata, limits.maxMetadataDepth)) {
     throw AppError.invalid(field, `nests deeper than ${limits.maxMetadataDepth} levels`);
   }
+  const keys = countKeys(metadata);
+  if (keys > limits.maxMetadataKeys) throw AppError.invalid(field, `has ${keys} keys, the limit is ${limits.maxMetadataKeys}`);
+}
+
+/** Keys over every nested object (depth is already bounded). */
+function countKeys(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  const children = Object.values(value as object);
+  return (Array.isArray(value) ? 0 : children.length) + children.reduce((sum: number, child) => sum + countKeys(child), 0);
 }
 
 /** Stops descending past `max`, so hostile nesting cannot exhaust the stack. */

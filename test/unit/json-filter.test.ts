@@ -5,7 +5,7 @@ import { decodeFrame, parseSequence, toClientFrame } from '../../src/contract/ws
 import { AppError } from '../../src/domain/errors.js';
 import { MATCH_ALL } from '../../src/domain/filter.js';
 
-const limits = { maxStringLength: 256, maxMetadataBytes: 65_536, maxMetadataDepth: 8, maxFilterValues: 3, maxBatchEvents: 1_000 };
+const limits = { maxStringLength: 256, maxMetadataBytes: 65_536, maxMetadataDepth: 8, maxMetadataKeys: 512, maxFilterValues: 3, maxBatchEvents: 1_000 };
 
 function fieldOf(run: () => unknown): string | undefined {
   try {

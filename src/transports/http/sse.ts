@@ -89,9 +89,11 @@ function open(req: IncomingMessage, url: URL, identity: Identity, deps: BridgeDe
  */
 export async function serveEvents(req: IncomingMessage, res: ServerResponse, url: URL, identity: Identity, deps: BridgeDeps): Promise<void> {
   let sub: Subscription;
+  const release = deps.security.holdSubscription(identity);
   try {
     sub = open(req, url, identity, deps);
   } catch (err) {
+    release();
     sendError(res, err, deps.log);
     return;
   }
@@ -111,6 +113,7 @@ export async function serveEvents(req: IncomingMessage, res: ServerResponse, url
   } catch (err) {
     sink.write(`event: end\ndata: ${JSON.stringify({ reason: 'error', ...errorBody(err, deps.log) })}\n\n`);
   } finally {
+    release();
     deps.dispatcher.release(sub);
     res.end();
   }

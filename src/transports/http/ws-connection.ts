@@ -161,14 +161,21 @@ export class WsConnection implements FrameChannel {
 
   private subscribe(f: Extract<ClientFrame, { type: 'subscribe' }>): void {
     if (this.subs.has(f.id)) throw new AppError('ALREADY_EXISTS', `subscription ${JSON.stringify(f.id)} is already open on this connection`, 'id');
-    const sub = this.deps.dispatcher.subscribe({
-      filter: f.filter, afterSequence: f.afterSequence, clientName: f.clientName || this.identity.identity.subject, transport: 'websocket',
-      viewer: this.deps.security.viewer(this.identity), owner: this.identity.identity.subject,
-    });
+    const release = this.deps.security.holdSubscription(this.identity);
+    let sub: Subscription;
+    try {
+      sub = this.deps.dispatcher.subscribe({
+        filter: f.filter, afterSequence: f.afterSequence, clientName: f.clientName || this.identity.identity.subject, transport: 'websocket',
+        viewer: this.deps.security.viewer(this.identity), owner: this.identity.identity.subject,
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
     const sink = new WsSubscriptionSink(this, f.id);
     this.subs.set(f.id, { sub, sink });
     this.send(frame('subscribed', f.id, startedJson(sub.id, sub.deliveredCursor)));
-    track(this.deps.streams, this.run(f.id, sub, sink));
+    track(this.deps.streams, this.run(f.id, sub, sink).finally(release));
   }
 
   private async run(id: string, sub: Subscription, sink: WsSubscriptionSink): Promise<void> {

@@ -1,3 +1,4 @@
+import { spansUnder } from '../../lib/tracing.js';
 import type { DeadLetterStore } from '../../domain/dead-letters.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { EventLog } from '../../domain/ports.js';
@@ -203,6 +204,7 @@ export class KafkaForwarder {
   private async forward(batch: readonly StoredAuditEvent[], priorAttempts: number): Promise<void> {
     let attempts = 0;
     let topic = '';
+    const endSendSpans = spansUnder('auditstream.kafka.send', batch, (e) => ({ 'audit.sequence': e.sequence, 'messaging.system': 'kafka' }));
     try {
       const records = batch.map((e) => toRecord(e, this.deps.routing));
       topic = records[0].topic;
@@ -220,6 +222,8 @@ export class KafkaForwarder {
       }
       this.deadLetter(batch[0], topic, error, priorAttempts + attempts);
       return;
+    } finally {
+      endSendSpans();
     }
     this.counters.delivered += batch.length;
     this.advance(batch[batch.length - 1].sequence);
