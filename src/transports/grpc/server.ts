@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AuditServiceService, type AuditServiceServer } from '../../../generated/audit/v1/audit_service.js';
+import { serializeSubscribeResponse } from './wire.js';
 
 export const AUDIT_SERVICE_NAME = 'audit.v1.AuditService';
 
@@ -32,7 +33,10 @@ export class GrpcServer {
   port = 0;
 
   constructor(service: AuditServiceServer) {
-    this.server.addService(AuditServiceService, service);
+    this.server.addService({
+      ...AuditServiceService,
+      subscribe: { ...AuditServiceService.subscribe, responseSerialize: serializeSubscribeResponse },
+    }, service);
     this.health.addToServer(this.server);
     reflectionService().addToServer(this.server);
   }

@@ -2,7 +2,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { SubscribeRequest, SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
 import type { StreamSink } from '../../dispatch/pump.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
-import { toProtoEvent } from '../../contract/event-mapping.js';
+import { eventsFrame } from './wire.js';
 
 /** A Subscribe stream as the pump sees it: write() false means wait for 'drain'. */
 export class GrpcStreamSink implements StreamSink {
@@ -13,7 +13,9 @@ export class GrpcStreamSink implements StreamSink {
   }
 
   sendEvents(events: StoredAuditEvent[]): boolean {
-    return this.write({ kind: { $case: 'events', events: { events: events.map(toProtoEvent) } } });
+    if (this.closed) return true;
+    // A pre-encoded frame: the service definition's serializer passes Buffers through (wire.ts).
+    return this.call.write(eventsFrame(events) as unknown as SubscribeResponse);
   }
 
   sendGap(from: number, to: number): boolean {

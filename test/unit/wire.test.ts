@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SubscribeResponse } from '../../generated/audit/v1/audit_service.js';
+import { toProtoEvent } from '../../src/contract/event-mapping.js';
+import { Severity } from '../../src/domain/catalog.js';
+import type { StoredAuditEvent } from '../../src/domain/event.js';
+import { sealEvent } from '../../src/store/hash-chain.js';
+import { eventsFrame } from '../../src/transports/grpc/wire.js';
+
+function stored(sequence: number, metadata: Record<string, unknown>): StoredAuditEvent {
+  return sealEvent({
+    id: `00000000-0000-4000-8000-${String(sequence).padStart(12, '0')}`, type: 'PAYMENT_PROCESSED', severity: Severity.HIGH,
+    timestamp: new Date(1_700_000_000_123), userId: 'u', entityType: 'payment', entityId: `p${sequence}`, action: 'charge',
+    result: 'SUCCESS', metadata, correlationId: 'c', source: 's', traceparent: '',
+  }, sequence, new Date(1_700_000_000_456), new Uint8Array(32));
+}
+
+test('a concatenated batch frame is byte for byte what ts-proto encodes', () => {
+  for (const sizes of [[0], [1], [3], [200], [1, 20_000, 5]]) {
+    // Metadata sizes chosen so event and batch lengths cross varint byte boundaries (128, 16384).
+    const events = sizes.map((n, i) => stored(i + 1, n ? { blob: 'x'.repeat(n) } : {}));
+    const expected = Buffer.from(SubscribeResponse.encode({ kind: { $case: 'events', events: { events: events.map(toProtoEvent) } } }).finish());
+    assert.ok(eventsFrame(events).equals(expected), `sizes ${sizes}`);
+  }
+  assert.ok(eventsFrame([]).equals(Buffer.from(SubscribeResponse.encode({ kind: { $case: 'events', events: { events: [] } } }).finish())));
+});
