@@ -40,11 +40,23 @@ function ack({ event, duplicate }: AppendResult): PublishResponse {
   return { eventId: event.id, sequence: event.sequence, duplicate };
 }
 
-/** Answers a unary call from a promise, mapping errors through the one status table. */
-function answer<T>(callback: sendUnaryData<T>, log: Logger, work: () => Promise<T> | T): void {
+/**
+ * Answers a unary call from a promise, mapping errors through the one status table, with a debug
+ * log line per call (carrying the trace id when tracing is on).
+ */
+function answer<T>(rpc: string, callback: sendUnaryData<T>, log: Logger, work: () => Promise<T> | T): void {
+  const started = performance.now();
+  const done = (code: string): void => log.debug({ rpc, code, ms: Math.round((performance.now() - started) * 10) / 10 }, 'rpc');
   Promise.resolve()
     .then(work)
-    .then((value) => callback(null, value), (err: unknown) => callback(toGrpcError(err, log)));
+    .then((value) => {
+      done('OK');
+      callback(null, value);
+    }, (err: unknown) => {
+      const status = toGrpcError(err, log);
+      done(String(status.code));
+      callback(status);
+    });
 }
 
 export function subscriptionInfo(sub: Subscription, lastSequence: number): SubscriptionInfo {
@@ -156,7 +168,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
     listDeadLetters: opsOnly(deadLetters.listDeadLetters),
     redriveDeadLetters: opsOnly(deadLetters.redriveDeadLetters),
     publish(call, callback) {
-      answer(callback, log, async () => {
+      answer('Publish', callback, log, async () => {
         const caller = await callerOf(security, call);
         security.requirePublish(caller);
         security.limitPublish(caller, 1);
@@ -165,7 +177,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       });
     },
     publishBatch(call, callback) {
-      answer(callback, log, async () => publishBatch(call.request, await callerOf(security, call)));
+      answer('PublishBatch', callback, log, async () => publishBatch(call.request, await callerOf(security, call)));
     },
     subscribe(call) {
       const stream = subscribe(call);
@@ -173,7 +185,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       void stream.finally(() => deps.streams.delete(stream));
     },
     unsubscribe(call, callback) {
-      answer(callback, log, async () => {
+      answer('Unsubscribe', callback, log, async () => {
         const caller = await callerOf(security, call);
         security.requireOwnerOrOps(caller, dispatcher.subscription(call.request.subscriptionId).owner);
         dispatcher.unsubscribe(call.request.subscriptionId);
@@ -181,7 +193,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       });
     },
     getStats(call, callback) {
-      answer(callback, log, async (): Promise<GetStatsResponse> => {
+      answer('GetStats', callback, log, async (): Promise<GetStatsResponse> => {
         security.requireOps(await callerOf(security, call));
         const { counters, ingest } = dispatcher;
         const lanes = [ingest.critical, ingest.regular].map((l) => ({ name: l.name, size: l.items.length, capacity: l.capacity }));
@@ -195,7 +207,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       });
     },
     getSubscriptionStats(call, callback) {
-      answer(callback, log, async () => {
+      answer('GetSubscriptionStats', callback, log, async () => {
         const caller = await callerOf(security, call);
         const sub = dispatcher.subscription(call.request.subscriptionId);
         security.requireOwnerOrOps(caller, sub.owner);
@@ -203,7 +215,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       });
     },
     listSubscriptions(call, callback) {
-      answer(callback, log, async () => {
+      answer('ListSubscriptions', callback, log, async () => {
         const caller = await callerOf(security, call);
         const visible = dispatcher.registry.list().filter((s) => caller.canOperate || s.owner === caller.identity.subject);
         return { subscriptions: visible.map((s) => subscriptionInfo(s, dispatcher.log.lastSequence())) };
