@@ -15,15 +15,8 @@ export interface DeadLetter {
   readonly lastFailedAt: Date;
 }
 
-/** A failure to record: a new dead letter, or one more failure of a parked one. */
-export interface DeadLetterFailure {
-  readonly sequence: number;
-  readonly eventId: string;
-  readonly destination: string;
-  readonly reason: string;
-  readonly message: string;
-  /** Attempts made this time; added to the parked letter's count. */
-  readonly attempts: number;
+/** A failure to record: a new dead letter, or one more failure of a parked one (attempts made this time are added). */
+export interface DeadLetterFailure extends Omit<DeadLetter, 'firstFailedAt' | 'lastFailedAt'> {
   readonly failedAt: Date;
 }
 

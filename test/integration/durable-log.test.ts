@@ -5,16 +5,7 @@ import { test } from 'node:test';
 import { QueryOrder } from '../../generated/audit/v1/audit_service.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { queryPage } from '../support/history.js';
-import { filterOf, makeEvent, publish, startServer, StreamReader, type TestServer } from '../support/server.js';
-
-async function withServer(config: Parameters<typeof startServer>[0], body: (s: TestServer) => Promise<void>): Promise<void> {
-  const server = await startServer(config);
-  try {
-    await body(server);
-  } finally {
-    await server.close();
-  }
-}
+import { filterOf, makeEvent, publish, StreamReader, withServer } from '../support/server.js';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 

@@ -12,7 +12,7 @@ import { RedriveOutcome } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent, EventType, Severity } from '../../generated/audit/v1/event.js';
 import { ErrorCode, KafkaTestBroker, type BrokerRecord } from '../support/kafka-broker/index.js';
 import { consume, deadLetterApi, fastKafka, forwardedThrough, forwarderUntil } from '../support/kafka-sink.js';
-import { makeEvent, publish, startServer, StreamReader, type TestServer } from '../support/server.js';
+import { makeEvent, publish, StreamReader, withServer, type TestServer } from '../support/server.js';
 
 let broker: KafkaTestBroker;
 before(async () => {
@@ -21,15 +21,6 @@ before(async () => {
 after(async () => {
   await broker.stop();
 });
-
-async function withServer(config: Parameters<typeof startServer>[0], body: (s: TestServer) => Promise<void>): Promise<void> {
-  const server = await startServer(config);
-  try {
-    await body(server);
-  } finally {
-    await server.close();
-  }
-}
 
 /** Every record of the topics whose name starts with `prefix`. */
 function recordsUnder(prefix: string): BrokerRecord[] {

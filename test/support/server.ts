@@ -43,6 +43,16 @@ export async function startServer(config: ConfigInput = {}, parts: AppParts = {}
   };
 }
 
+/** Runs `body` against a fresh server, closing it whatever happens. */
+export async function withServer(config: ConfigInput, body: (s: TestServer) => Promise<void>): Promise<void> {
+  const server = await startServer(config);
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
 function promised<Res>(start: (cb: Callback<Res>) => unknown): Promise<Res> {
