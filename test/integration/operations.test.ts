@@ -6,7 +6,9 @@ import { EventType, Severity } from '../../generated/audit/v1/event.js';
 import { GatedLog } from '../support/gated-log.js';
 import { makeEvent, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
 
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|[+-]Inf)$/;
+// Values as Prometheus's own parser reads them (Go's ParseFloat: NaN and Inf in any case; prom-client
+// writes "Nan" for an event-loop lag not yet sampled).
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|[Nn]a[Nn]|[+-]Inf)$/;
 
 /** Parses the Prometheus text format strictly enough to fail on malformed output. */
 async function scrape(server: TestServer): Promise<Map<string, number>> {
