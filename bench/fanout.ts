@@ -74,7 +74,7 @@ export async function fanout(kind: TargetKind, subscribers: number, events: numb
 export async function fanoutScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const plan: Array<[number, number]> = ctx.quick
     ? [[1, 5_000], [10, 5_000], [100, 1_000]]
-    : [[1, 20_000], [10, 20_000], [100, 5_000], [1_000, 500]];
+    : [[1, 10_000], [10, 10_000], [100, 2_000], [1_000, 300]];
   const rows: string[][] = [];
   const data: unknown[] = [];
   const notes: string[] = [];

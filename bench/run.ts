@@ -13,6 +13,7 @@
  * Every child process is killed at the end, also on failure or Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fanoutScenario } from './fanout.js';
@@ -108,12 +109,13 @@ try {
 }
 
 const finishedAt = new Date();
+const loadAtEnd = os.loadavg().map((n) => n.toFixed(2)).join(' / ');
 const minutes = (finishedAt.getTime() - startedAt.getTime()) / 60_000;
 const date = `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 const markdown = [
   `Command: \`${command}\` · date: ${date} · took ${minutes.toFixed(1)} min`,
   '',
-  `Machine: ${describeMachine(host)}. Server, publishers and subscribers share it, each in its own process on 127.0.0.1.`,
+  `Machine: ${describeMachine(host)}, at the end ${loadAtEnd}. Server, publishers and subscribers share it, each in its own process on 127.0.0.1.`,
   '',
   `Each figure is the median of ${ctx.reps} run(s), each against a fresh server process (auditstream with its default SQLite log, synchronous=full, in a new temporary folder). "ratio" is auditstream / the bare grpc-js baseline measured in the same run.`,
   ...results.flatMap((r) => ['', `### ${r.title}`, '', markdownTable(r.headers, r.rows), '', ...r.notes.map((n) => `- ${n}`)]),
@@ -123,7 +125,7 @@ const markdown = [
 
 const dir = path.join(BENCH_DIR, 'results');
 mkdirSync(dir, { recursive: true });
-const json = JSON.stringify({ command, startedAt, finishedAt, machine: host, options: { ...ctx, log: undefined, scenarios: selected }, results, failures }, null, 2);
+const json = JSON.stringify({ command, startedAt, finishedAt, machine: { ...host, loadAverageAtEnd: os.loadavg() }, options: { ...ctx, log: undefined, scenarios: selected }, results, failures }, null, 2);
 const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
 writeFileSync(path.join(dir, `${stamp}.json`), json);
 writeFileSync(path.join(dir, 'latest.json'), json);

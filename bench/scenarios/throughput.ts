@@ -18,8 +18,8 @@ async function closedLoop(ctx: BenchContext, kind: TargetKind, mode: 'unary' | '
   return withTarget(kind, {}, async (target) => {
     const publisher = await openPublisher(target);
     try {
-      const warmupMs = ctx.quick ? 1_000 : 1_500;
-      const durationMs = ctx.quick ? 2_000 : 5_000;
+      const warmupMs = 1_000;
+      const durationMs = ctx.quick ? 2_000 : 4_000;
       publisher.send({ type: 'run', mode, inFlight, batch, warmupMs, durationMs });
       const r = await publisher.next<WorkerMessage & ClosedLoopResult>('result', warmupMs + durationMs + 60_000);
       return { eventsPerSecond: r.eventsPerSecond, calls: r.calls, ackP50Ms: r.ackP50Ms, ackP99Ms: r.ackP99Ms, errors: r.errors, errorSample: r.errorSample };

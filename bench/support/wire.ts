@@ -112,3 +112,17 @@ export function scanSubscribeResponse(buf: Uint8Array, visit?: EventVisitor): { 
   }
   return { kind, events };
 }
+
+/** accepted_count (2) and rejected_count (3) of a PublishBatchResponse, skipping the per-event results. */
+export function scanPublishBatchResponse(buf: Uint8Array): { accepted: number; rejected: number } {
+  const r = new Reader(buf, 0, buf.length);
+  let accepted = 0;
+  let rejected = 0;
+  while (r.pos < buf.length) {
+    const tag = r.varint();
+    if (tag === ((2 << 3) | WIRE_VARINT)) accepted = r.varint();
+    else if (tag === ((3 << 3) | WIRE_VARINT)) rejected = r.varint();
+    else r.skip(tag & 7);
+  }
+  return { accepted, rejected };
+}

@@ -6,15 +6,16 @@
  * - count: publishes `total` events with PublishBatch(`batch`), `inFlight` calls outstanding (fan-out).
  * - rate: a fixed `rate` (events/s) for durationMs, open loop (latency); see rateRun.
  */
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { AuditServiceClient } from '../../generated/audit/v1/audit_service.js';
-import { benchEvent } from '../support/events.js';
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { PublishBatchResponse } from '../../generated/audit/v1/audit_service.js';
+import { encodePublishBatchRequest, encodePublishRequest } from '../support/events.js';
 import { monoMicros, percentile } from '../support/stats.js';
+import { scanPublishBatchResponse } from '../support/wire.js';
 import { reply, serveParent } from '../support/worker-ipc.js';
 
 const CALL_DEADLINE_MS = 30_000;
 
-let client: AuditServiceClient | undefined;
+let client: Client | undefined;
 let nextIndex = 0;
 const errors = new Map<string, number>();
 let errorSample = '';
@@ -29,10 +30,12 @@ function options(): { deadline: number } {
   return { deadline: Date.now() + CALL_DEADLINE_MS };
 }
 
-/** Resolves with the number of events acknowledged (0 on error). */
+const identity = (b: Buffer): Buffer => b;
+
+/** Resolves with the number of events acknowledged (0 on error). Requests are pre-encoded (support/events.ts). */
 function publishOne(index: number): Promise<number> {
   return new Promise((resolve) => {
-    client!.publish({ event: benchEvent(index) }, new Metadata(), options(), (err) => {
+    client!.makeUnaryRequest('/audit.v1.AuditService/Publish', identity, identity, encodePublishRequest(index), new Metadata(), options(), (err) => {
       if (err) noteError(err);
       resolve(err ? 0 : 1);
     });
@@ -40,16 +43,20 @@ function publishOne(index: number): Promise<number> {
 }
 
 function publishBatch(first: number, size: number): Promise<number> {
-  const events = Array.from({ length: size }, (_, i) => benchEvent(first + i));
+  const request = encodePublishBatchRequest(first, size);
   return new Promise((resolve) => {
-    client!.publishBatch({ events }, new Metadata(), options(), (err, res) => {
-      if (err) noteError(err);
-      else if (res.rejectedCount > 0) {
-        errors.set('rejected', (errors.get('rejected') ?? 0) + res.rejectedCount);
-        const first = res.results.find((r) => r.outcome?.$case === 'error');
-        if (first?.outcome?.$case === 'error') errorSample ||= `${first.outcome.error.code} ${first.outcome.error.message}`;
+    client!.makeUnaryRequest('/audit.v1.AuditService/PublishBatch', identity, identity, request, new Metadata(), options(), (err, res) => {
+      if (err || !res) {
+        if (err) noteError(err);
+        return resolve(0);
       }
-      resolve(err ? 0 : res.acceptedCount);
+      const { accepted, rejected } = scanPublishBatchResponse(res);
+      if (rejected > 0) {
+        errors.set('rejected', (errors.get('rejected') ?? 0) + rejected);
+        const firstError = PublishBatchResponse.decode(res).results.find((r) => r.outcome?.$case === 'error');
+        if (firstError?.outcome?.$case === 'error') errorSample ||= `${firstError.outcome.error.code} ${firstError.outcome.error.message}`;
+      }
+      resolve(accepted);
     });
   });
 }
@@ -168,13 +175,13 @@ async function rateRun(run: RateRun): Promise<void> {
   await Promise.all(pending);
   const seconds = (lastSendUs - firstSendUs) / 1e6;
   reply({
-    type: 'result', sent, acked, calls, achievedRate: sent / Math.max(seconds, 1e-9), waitedForInFlight, ...errorSummary(),
+    type: 'result', sent, acked, calls, lastSendUs, achievedRate: sent / Math.max(seconds, 1e-9), waitedForInFlight, ...errorSummary(),
   });
 }
 
 serveParent(async (m) => {
   if (m.type === 'connect') {
-    client = new AuditServiceClient(String(m.address), credentials.createInsecure(), {
+    client = new Client(String(m.address), credentials.createInsecure(), {
       'grpc.max_send_message_length': 8 * 1024 * 1024,
     });
     await new Promise<void>((resolve, reject) =>
