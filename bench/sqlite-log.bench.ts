@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { EVENT_TYPES, RESULTS, type Severity } from '../src/domain/catalog.js';
 import type { NewAuditEvent } from '../src/domain/event.js';
 import { SqliteEventLog } from '../src/store/sqlite-event-log.js';
+import { seededRandom } from './support/random.js';
 
 const TOTAL = Number(process.argv[2] ?? 1_000_000);
 const SEGMENTS = 10;
@@ -29,15 +30,7 @@ const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 const SPAN = 30 * 24 * HOUR; // events spread over 30 days
 const STEP = SPAN / TOTAL;
 
-// Deterministic PRNG (mulberry32) so runs are comparable.
-let seed = 0x5eed;
-function random(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = seededRandom();
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const ENTITY_TYPES = ['call', 'bid', 'payment', 'user', 'config'];
 

@@ -12,20 +12,14 @@ import { compileFilter, type CompiledFilter } from '../../src/filtering/compiled
 import { SubscriptionIndex } from '../../src/filtering/subscription-index.js';
 import { median } from '../support/stats.js';
 import { reply, serveParent } from '../support/worker-ipc.js';
+import { seededRandom } from '../support/random.js';
 
 const ENTITIES = 10_000;
 const USERS = 5_000;
 const ENTITY_TYPES = ['call', 'bid', 'payment', 'session', 'config'];
 const EVENTS = 2_000;
 
-let seed = 0x5eed;
-function random(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = seededRandom();
 const below = (n: number): number => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[below(items.length)];
 const some = <T>(n: number, make: () => T): T[] => [...new Set(Array.from({ length: n }, make))];
