@@ -65,7 +65,7 @@ function fanOut(event: AuditEvent): PublishResponse {
   event.sequence = ++sequence;
   if (!event.id) event.id = randomUUID();
   for (const stream of streams) stream.send({ kind: { $case: 'events', events: { events: [event] } } });
-  return { eventId: event.id, sequence: event.sequence, duplicate: false };
+  return { eventId: event.id, sequence: event.sequence, duplicate: false, cursor: String(event.sequence) };
 }
 
 const implementation: UntypedServiceImplementation = {

@@ -7,6 +7,7 @@ import { SqliteEventLog } from './store/sqlite-event-log.js';
 import { createAuditService } from './transports/grpc/audit-service.js';
 import { GrpcServer } from './transports/grpc/server.js';
 import { HttpServer } from './transports/http/server.js';
+import { ClusterLog } from './transports/kafka/cluster-log.js';
 import { createKafkaSink, type KafkaSink } from './transports/kafka/index.js';
 import { HealthMonitor } from './observability/health.js';
 import { Security } from './security/security.js';
@@ -49,7 +50,7 @@ export class App {
   static async start(config: Config, parts: AppParts = {}): Promise<App> {
     const clock = parts.clock ?? systemClock;
     const logger = parts.logger ?? createLogger(config.logging.level);
-    const eventLog = parts.eventLog ?? openEventLog(config.storage, clock);
+    const eventLog = parts.eventLog ?? (await openEventLog(config, clock, logger));
     const { publisher, subscriber } = config.audit;
     const dispatcher = new Dispatcher(eventLog, {
       maxQueueDepth: publisher.max_queue_depth,
@@ -127,8 +128,10 @@ export class App {
   }
 }
 
-function openEventLog(storage: Config['storage'], clock: Clock): EventLog {
+async function openEventLog(config: Config, clock: Clock, logger: Logger): Promise<EventLog> {
+  const { storage } = config;
   if (storage.type === 'memory') return new MemoryEventLog(storage.memory_capacity, clock);
+  if (storage.type === 'kafka') return ClusterLog.open({ kafka: config.kafka, cluster: config.cluster, clock, logger });
   return new SqliteEventLog({
     path: storage.path,
     clock,

@@ -64,7 +64,7 @@ export async function tailCommand(flags: TailFlags): Promise<number> {
     let replayed = 0;
     for (;;) {
       const outcome = await new Promise<'done' | ServiceError>((resolve) => {
-        const stream = client.subscribe({ filter, afterSequence: cursor, clientName: 'auditstream-tail' });
+        const stream = client.subscribe({ filter, afterSequence: cursor, afterCursor: '', clientName: 'auditstream-tail' });
         stream.on('data', (m: SubscribeResponse) => {
           attempts = 0;
           if (m.kind?.$case === 'started') cursor = m.kind.started.cursor;

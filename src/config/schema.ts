@@ -117,8 +117,11 @@ export const configSchema = z.strictObject({
     }).prefault({}),
   }).prefault({}),
   storage: z.strictObject({
-    /** sqlite: the durable embedded log (default); memory: bounded, lost on restart (development). */
-    type: z.enum(['sqlite', 'memory']).default('sqlite'),
+    /**
+     * sqlite: the durable embedded log (default); memory: bounded, lost on restart (development);
+     * kafka: cluster mode, the log is the cluster.topic shared by every node (README, "Cluster mode").
+     */
+    type: z.enum(['sqlite', 'memory', 'kafka']).default('sqlite'),
     /** storage.type sqlite: the database file; its folder is created. */
     path: z.string().min(1).default('./data/auditstream.db'),
     /** full: a commit survives power loss; normal: it survives a process crash, and commits are faster. */
@@ -197,6 +200,30 @@ export const configSchema = z.strictObject({
     max_frames_per_second: count.default(100),
   }).prefault({}),
   kafka: kafkaSchema.prefault({}),
+  /** storage.type kafka: the shared log. The connection (brokers, client_id, tls, sasl, timeouts) is kafka.*. */
+  cluster: z.strictObject({
+    /** The topic every node appends to and reads whole; created with `partitions` when missing. */
+    topic: topicName.default('auditstream.log'),
+    partitions: count.default(6),
+    /** Names this node in logs and in its consumer group; defaults to the host name. */
+    node_id: z.string().regex(/^[a-zA-Z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-" only').optional(),
+    /**
+     * How far back a starting node loads the topic (Kafka's offsets by timestamp): the history it can
+     * replay and resume cursors from, and the window within which an event id is stored only once.
+     */
+    history: duration.default(86_400_000),
+    /** Most events a node holds in memory; older ones are evicted (a resume before them gets a gap notice). */
+    max_events: count.default(1_000_000),
+    /** A Publish whose events Kafka acknowledged but this node has not read back within this fails UNAVAILABLE (retrying is safe). */
+    publish_timeout: duration.default(10_000),
+  }).prefault({}),
+}).superRefine((c, ctx) => {
+  if (c.storage.type === 'kafka' && c.kafka.enabled) {
+    ctx.addIssue({ code: 'custom', path: ['kafka', 'enabled'], message: 'must be false with storage.type kafka: every node would forward every event; the cluster topic already holds them all' });
+  }
+  if (c.storage.type === 'kafka' && !c.kafka.idempotent_writes) {
+    ctx.addIssue({ code: 'custom', path: ['kafka', 'idempotent_writes'], message: 'must be true with storage.type kafka: the shared log is written by the idempotent producer with acks all' });
+  }
 });
 
 export type Config = z.output<typeof configSchema>;

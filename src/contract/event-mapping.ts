@@ -103,5 +103,25 @@ export function toProtoEvent(e: StoredAuditEvent): ProtoEvent {
     receivedAt: e.receivedAt,
     previousHash: Buffer.from(e.previousHash),
     hash: Buffer.from(e.hash),
+    cursor: e.cursor ?? String(e.sequence),
   };
+}
+
+/**
+ * An event as a cluster node wrote it to the shared topic (toProtoEvent of the accepted event), back
+ * to the domain. The writer validated it; this only refuses what is not an event of ours at all.
+ */
+export function fromRecordEvent(p: ProtoEvent): { event: NewAuditEvent; receivedAt: Date } {
+  const type = eventTypeFromProto(p.type);
+  const severity = severityFromProto(p.severity);
+  const result = resultFromProto(p.result);
+  if (!type || !severity || !result || !UUID.test(p.id) || !p.timestamp || !p.receivedAt) {
+    throw new Error(`not an audit event record (id ${JSON.stringify(p.id.slice(0, 64))})`);
+  }
+  const event: NewAuditEvent = {
+    id: p.id, type, severity, timestamp: p.timestamp, userId: p.userId, entityType: p.entityType,
+    entityId: p.entityId, action: p.action, result, metadata: p.metadata ?? {}, correlationId: p.correlationId,
+    source: p.source, traceparent: p.traceparent,
+  };
+  return { event, receivedAt: p.receivedAt };
 }

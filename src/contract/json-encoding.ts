@@ -30,9 +30,9 @@ export function startedJson(subscriptionId: string, cursor: number): object {
   return { ...(SubscriptionStarted.toJSON({ subscriptionId, cursor }) as object), cursor };
 }
 
-/** `{"cursor", "serverTime"}`: every matching event up to cursor was delivered. */
-export function heartbeatJson(cursor: number, serverTime: Date): object {
-  return { ...(Heartbeat.toJSON({ cursor, serverTime }) as object), cursor };
+/** `{"cursor", "serverTime", "resumeCursor"}`: every matching event up to cursor was delivered. */
+export function heartbeatJson(cursor: number, serverTime: Date, resumeCursor: string): object {
+  return { ...(Heartbeat.toJSON({ cursor, serverTime, resumeCursor }) as object), cursor };
 }
 
 /** `{"fromSequence", "toSequence"}`: these sequences are no longer stored. */

@@ -5,14 +5,14 @@ import type { InputLimits } from './limits.js';
 
 /** What a WebSocket client may send (README, "WebSocket frames"). */
 export type ClientFrame =
-  | { readonly type: 'subscribe'; readonly id: string; readonly filter: Filter; readonly afterSequence?: number; readonly clientName: string }
+  | { readonly type: 'subscribe'; readonly id: string; readonly filter: Filter; readonly afterSequence?: number; readonly afterCursor?: string; readonly clientName: string }
   | { readonly type: 'unsubscribe'; readonly id: string }
   | { readonly type: 'ping'; readonly id?: string };
 
 const MAX_ID_LENGTH = 128;
 /** Keys each frame type takes; snake_case as in DESIGN.md, lowerCamelCase as the proto JSON mapping allows. */
 const KEYS: Record<ClientFrame['type'], ReadonlySet<string>> = {
-  subscribe: new Set(['type', 'id', 'filter', 'after_sequence', 'afterSequence', 'client_name', 'clientName']),
+  subscribe: new Set(['type', 'id', 'filter', 'after_sequence', 'afterSequence', 'after_cursor', 'afterCursor', 'client_name', 'clientName']),
   unsubscribe: new Set(['type', 'id']),
   ping: new Set(['type', 'id']),
 };
@@ -54,10 +54,15 @@ export function toClientFrame(frame: Record<string, unknown>, limits: InputLimit
   if (type === 'unsubscribe') return { type, id };
   const clientName = frame.client_name ?? frame.clientName ?? '';
   if (typeof clientName !== 'string') throw AppError.invalid('client_name', 'must be a string');
+  const afterCursor = frame.after_cursor ?? frame.afterCursor;
+  if (afterCursor !== undefined && (typeof afterCursor !== 'string' || afterCursor.length > 4096)) {
+    throw AppError.invalid('after_cursor', 'must be a cursor string from an event or heartbeat');
+  }
   return {
     type, id,
     filter: filterFromJson(frame.filter, limits),
     afterSequence: parseSequence(frame.after_sequence ?? frame.afterSequence, 'after_sequence'),
+    afterCursor,
     clientName: clientName.slice(0, 256),
   };
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { severityName, typeInfo } from '../domain/catalog.js';
+import { resolveCursor } from '../domain/cursor.js';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent } from '../domain/event.js';
 import type { Filter } from '../domain/filter.js';
-import type { AppendResult, Clock, DeliveryObserver, EventLog, Viewer } from '../domain/ports.js';
-import { compileFilter, restrictTo } from '../filtering/compiled-filter.js';
+import type { AppendResult, Clock, DeliveryObserver, EventLog, ResolvedCursor, Viewer } from '../domain/ports.js';
+import { compileFilter, excluding, restrictTo } from '../filtering/compiled-filter.js';
 import { IngestQueue, type IngestLimits } from './ingest-queue.js';
 import { SubscriptionRegistry } from './registry.js';
 import { Subscription } from './subscription.js';
@@ -19,6 +20,10 @@ export interface DispatcherLimits extends IngestLimits {
 export interface SubscribeParams {
   readonly filter: Filter;
   readonly afterSequence?: number;
+  /** A resume token (AuditEvent.cursor); the one way to resume in cluster mode. */
+  readonly afterCursor?: string;
+  /** The request field that carried afterCursor, for errors (default after_cursor). */
+  readonly cursorField?: string;
   readonly clientName: string;
   readonly transport: string;
   /** The caller's view (roles table); absent: sees everything in clear. */
@@ -63,7 +68,10 @@ export class Dispatcher {
   ) {
     this.startedAt = clock.now();
     this.registry.routedThrough = log.lastSequence();
-    this.ingest = new IngestQueue(log, limits, (results) => this.stored(results), (err) => this.onLogFailure?.(err));
+    // A log shared with other nodes feeds every event in its order, ours included: route from there.
+    const routeOwnAppends = !log.follow;
+    this.ingest = new IngestQueue(log, limits, (results) => this.stored(results, routeOwnAppends), (err) => this.onLogFailure?.(err));
+    log.follow?.((results) => this.routed(results));
   }
 
   /** Stores one validated event; resolves once it is durable. */
@@ -88,13 +96,14 @@ export class Dispatcher {
     if (this.registry.size >= this.limits.maxSubscriptions) {
       throw new AppError('RESOURCE_EXHAUSTED', `the server holds its maximum of ${this.limits.maxSubscriptions} subscriptions`);
     }
-    const filter = restrictTo(compileFilter(params.filter, this.limits.maxExpressionLength), params.viewer);
+    const resumed = this.resumePoint(params);
+    const filter = excluding(restrictTo(compileFilter(params.filter, this.limits.maxExpressionLength), params.viewer), resumed?.seen);
     const sub = new Subscription({
       id: randomUUID(),
       filter,
       transport: params.transport,
       clientName: params.clientName,
-      startCursor: this.startCursor(params),
+      startCursor: this.startCursor(params.filter, resumed?.afterSequence),
       queueSize: this.limits.subscriberQueueSize,
       createdAt: this.clock.now(),
       log: this.log,
@@ -145,7 +154,7 @@ export class Dispatcher {
     for (const sub of this.registry.list()) sub.end('shutdown', true);
   }
 
-  private stored(results: AppendResult[]): void {
+  private stored(results: AppendResult[], route: boolean): void {
     for (const r of results) {
       if (r.duplicate) {
         this.counters.duplicates++;
@@ -155,11 +164,21 @@ export class Dispatcher {
       const key = `${severityName(r.event.severity)}/${typeInfo(r.event.type).category}`;
       this.counters.publishedByClass.set(key, (this.counters.publishedByClass.get(key) ?? 0) + 1);
     }
+    if (route) this.routed(results);
+  }
+
+  private routed(results: readonly AppendResult[]): void {
     this.registry.route(results);
     for (const listener of this.storedListeners) listener(results);
   }
 
-  private startCursor({ filter, afterSequence }: SubscribeParams): number {
+  private resumePoint({ afterSequence, afterCursor, cursorField = 'after_cursor' }: SubscribeParams): ResolvedCursor | undefined {
+    if (afterCursor === undefined) return afterSequence === undefined ? undefined : { afterSequence };
+    if (afterSequence !== undefined) throw AppError.invalid(cursorField, 'give after_sequence or after_cursor, not both');
+    return resolveCursor(this.log, afterCursor, cursorField);
+  }
+
+  private startCursor(filter: Filter, afterSequence: number | undefined): number {
     const last = this.log.lastSequence();
     if (afterSequence !== undefined && afterSequence > last) {
       throw AppError.invalid('after_sequence', `${afterSequence} is beyond the last stored sequence ${last}`);

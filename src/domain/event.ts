@@ -28,4 +28,14 @@ export interface StoredAuditEvent extends NewAuditEvent {
   readonly receivedAt: Date;
   readonly previousHash: Uint8Array;
   readonly hash: Uint8Array;
+  /** Cluster mode: where the event sits in the shared Kafka log; `sequence` is then this node's order. */
+  readonly position?: LogPosition;
+  /** Cluster mode: the resume token just after this event, accepted by every node (see domain/cursor.ts). */
+  readonly cursor?: string;
+}
+
+/** A record's place in a partitioned log. */
+export interface LogPosition {
+  readonly partition: number;
+  readonly offset: number;
 }

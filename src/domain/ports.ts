@@ -39,6 +39,23 @@ export interface EventLog {
   /** Whether an append could be committed now (health); never throws. */
   checkWritable(): boolean;
   close(): Promise<void>;
+  /**
+   * A log other nodes append to as well (cluster mode) calls `listener` with every event it stores,
+   * its own appends included, in sequence order; the dispatcher then routes from this feed instead of
+   * from its own appends. Absent on single-node logs.
+   */
+  follow?(listener: (results: readonly AppendResult[]) => void): void;
+  /** The resume token just after `sequence`; absent: the decimal sequence (domain/cursor.ts). */
+  cursorAt?(sequence: number): string;
+  /** Reads a token from cursorAt on any node; absent: the token is a decimal sequence. */
+  resolveCursor?(token: string, field: string): ResolvedCursor;
+}
+
+/** Where a resumed subscription starts: after `afterSequence`, skipping later events it already saw. */
+export interface ResolvedCursor {
+  readonly afterSequence: number;
+  /** Events stored after `afterSequence` locally that the token already covers (other nodes' order differs). */
+  readonly seen?: (event: StoredAuditEvent) => boolean;
 }
 
 export interface Clock {

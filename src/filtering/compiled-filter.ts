@@ -47,6 +47,12 @@ export function compileFilter(filter: Filter, maxExpressionLength = 4096): Compi
   };
 }
 
+/** The filter without the events a resume token already covers (cluster mode: other nodes' order). */
+export function excluding(filter: CompiledFilter, seen: ((e: StoredAuditEvent) => boolean) | undefined): CompiledFilter {
+  if (!seen) return filter;
+  return { ...filter, matches: (e) => !seen(e) && filter.matches(e) };
+}
+
 /** The filter ANDed with what the caller may see, so the index, live routing and catch-up all apply it. */
 export function restrictTo(filter: CompiledFilter, viewer: Viewer | undefined): CompiledFilter {
   if (!viewer) return filter;

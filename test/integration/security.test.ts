@@ -22,7 +22,7 @@ function publishAs(server: TestServer, jwt: string, fields: Parameters<typeof ma
 }
 
 function subscribeAs(server: TestServer, jwt: string, afterSequence?: number): StreamReader {
-  return new StreamReader(server.client.subscribe({ clientName: 't', filter: undefined, afterSequence }, bearer(jwt).metadata));
+  return new StreamReader(server.client.subscribe({ clientName: 't', filter: undefined, afterSequence, afterCursor: '' }, bearer(jwt).metadata));
 }
 
 /** Every stored event the caller may see, oldest first (order 2) or newest first. */

@@ -143,7 +143,7 @@ export class StreamReader {
   }
 
   static open(client: AuditServiceClient, request: Partial<SubscribeRequest>): StreamReader {
-    return new StreamReader(client.subscribe({ clientName: 'test', filter: undefined, ...request }));
+    return new StreamReader(client.subscribe({ clientName: 'test', filter: undefined, afterCursor: '', ...request }));
   }
 
   /** Resolves with check()'s first defined value as messages arrive; fails if the stream ends first. */

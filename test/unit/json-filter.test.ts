@@ -70,7 +70,10 @@ test('WebSocket client frames', () => {
   assert.deepEqual(toClientFrame(decodeFrame('{"type":"ping"}'), limits), { type: 'ping', id: undefined });
   assert.deepEqual(toClientFrame({ type: 'unsubscribe', id: 's1' }, limits), { type: 'unsubscribe', id: 's1' });
   const sub = toClientFrame({ type: 'subscribe', id: 's1', afterSequence: 7, clientName: 'x' }, limits);
-  assert.deepEqual(sub, { type: 'subscribe', id: 's1', filter: MATCH_ALL, afterSequence: 7, clientName: 'x' });
+  assert.deepEqual(sub, { type: 'subscribe', id: 's1', filter: MATCH_ALL, afterSequence: 7, afterCursor: undefined, clientName: 'x' });
+  const resumed = toClientFrame({ type: 'subscribe', id: 's2', after_cursor: 'p1.4.0' }, limits);
+  assert.equal(resumed.type === 'subscribe' && resumed.afterCursor, 'p1.4.0');
+  assert.equal(fieldOf(() => toClientFrame({ type: 'subscribe', id: 's', after_cursor: 5 }, limits)), 'after_cursor');
   assert.equal(fieldOf(() => toClientFrame({ type: 'subscribe', id: '' }, limits)), 'id');
   assert.equal(fieldOf(() => toClientFrame({ type: 'unsubscribe', id: 'x'.repeat(129) }, limits)), 'id');
   assert.equal(fieldOf(() => toClientFrame({ type: 'subscribe', id: 's', client_name: 5 }, limits)), 'client_name');

@@ -156,6 +156,8 @@ export interface PublishResponse {
   sequence: number;
   /** True when the id was already stored: nothing new was stored and sequence is the original one. */
   duplicate: boolean;
+  /** The event's AuditEvent.cursor: Subscribe with after_cursor set to it starts just after this event. */
+  cursor: string;
 }
 
 /** A request to store several events at once. */
@@ -259,6 +261,12 @@ export interface SubscribeRequest {
     | undefined;
   /** A free-form label shown in ListSubscriptions, e.g. the client's service name. */
   clientName: string;
+  /**
+   * Resume exactly after this token: AuditEvent.cursor of the last event seen, or Heartbeat.resume_cursor.
+   * Works on every node of a cluster (after_sequence does not: sequences are per node there).
+   * Give after_sequence or after_cursor, not both.
+   */
+  afterCursor: string;
 }
 
 /** One message of a subscription's stream. */
@@ -302,7 +310,11 @@ export interface Heartbeat {
    */
   cursor: number;
   /** When the server sent it. */
-  serverTime: Date | undefined;
+  serverTime:
+    | Date
+    | undefined;
+  /** The same position as a token for after_cursor (what a cluster node hands out). */
+  resumeCursor: string;
 }
 
 /** Part of the requested history was removed by retention. */
@@ -644,7 +656,7 @@ export const PublishRequest: MessageFns<PublishRequest> = {
 };
 
 function createBasePublishResponse(): PublishResponse {
-  return { eventId: "", sequence: 0, duplicate: false };
+  return { eventId: "", sequence: 0, duplicate: false, cursor: "" };
 }
 
 export const PublishResponse: MessageFns<PublishResponse> = {
@@ -657,6 +669,9 @@ export const PublishResponse: MessageFns<PublishResponse> = {
     }
     if (message.duplicate !== false) {
       writer.uint32(24).bool(message.duplicate);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(34).string(message.cursor);
     }
     return writer;
   },
@@ -698,6 +713,14 @@ export const PublishResponse: MessageFns<PublishResponse> = {
             message.duplicate = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -719,6 +742,7 @@ export const PublishResponse: MessageFns<PublishResponse> = {
         : "",
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
       duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
     };
   },
 
@@ -733,6 +757,9 @@ export const PublishResponse: MessageFns<PublishResponse> = {
     if (message.duplicate !== false) {
       obj.duplicate = message.duplicate;
     }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
     return obj;
   },
 
@@ -744,6 +771,7 @@ export const PublishResponse: MessageFns<PublishResponse> = {
     message.eventId = object.eventId ?? "";
     message.sequence = object.sequence ?? 0;
     message.duplicate = object.duplicate ?? false;
+    message.cursor = object.cursor ?? "";
     return message;
   },
 };
@@ -1482,7 +1510,7 @@ export const TimeRange: MessageFns<TimeRange> = {
 };
 
 function createBaseSubscribeRequest(): SubscribeRequest {
-  return { filter: undefined, afterSequence: undefined, clientName: "" };
+  return { filter: undefined, afterSequence: undefined, clientName: "", afterCursor: "" };
 }
 
 export const SubscribeRequest: MessageFns<SubscribeRequest> = {
@@ -1495,6 +1523,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     }
     if (message.clientName !== "") {
       writer.uint32(26).string(message.clientName);
+    }
+    if (message.afterCursor !== "") {
+      writer.uint32(34).string(message.afterCursor);
     }
     return writer;
   },
@@ -1536,6 +1567,14 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
             message.clientName = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.afterCursor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1561,6 +1600,11 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
         : isSet(object.client_name)
         ? globalThis.String(object.client_name)
         : "",
+      afterCursor: isSet(object.afterCursor)
+        ? globalThis.String(object.afterCursor)
+        : isSet(object.after_cursor)
+        ? globalThis.String(object.after_cursor)
+        : "",
     };
   },
 
@@ -1575,6 +1619,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     if (message.clientName !== "") {
       obj.clientName = message.clientName;
     }
+    if (message.afterCursor !== "") {
+      obj.afterCursor = message.afterCursor;
+    }
     return obj;
   },
 
@@ -1588,6 +1635,7 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
       : undefined;
     message.afterSequence = object.afterSequence ?? undefined;
     message.clientName = object.clientName ?? "";
+    message.afterCursor = object.afterCursor ?? "";
     return message;
   },
 };
@@ -1894,7 +1942,7 @@ export const EventBatch: MessageFns<EventBatch> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { cursor: 0, serverTime: undefined };
+  return { cursor: 0, serverTime: undefined, resumeCursor: "" };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -1904,6 +1952,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.serverTime !== undefined) {
       Timestamp.encode(toTimestamp(message.serverTime), writer.uint32(18).fork()).join();
+    }
+    if (message.resumeCursor !== "") {
+      writer.uint32(26).string(message.resumeCursor);
     }
     return writer;
   },
@@ -1937,6 +1988,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             message.serverTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resumeCursor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1957,6 +2016,11 @@ export const Heartbeat: MessageFns<Heartbeat> = {
         : isSet(object.server_time)
         ? fromJsonTimestamp(object.server_time)
         : undefined,
+      resumeCursor: isSet(object.resumeCursor)
+        ? globalThis.String(object.resumeCursor)
+        : isSet(object.resume_cursor)
+        ? globalThis.String(object.resume_cursor)
+        : "",
     };
   },
 
@@ -1968,6 +2032,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     if (message.serverTime !== undefined) {
       obj.serverTime = message.serverTime.toISOString();
     }
+    if (message.resumeCursor !== "") {
+      obj.resumeCursor = message.resumeCursor;
+    }
     return obj;
   },
 
@@ -1978,6 +2045,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     const message = createBaseHeartbeat();
     message.cursor = object.cursor ?? 0;
     message.serverTime = object.serverTime ?? undefined;
+    message.resumeCursor = object.resumeCursor ?? "";
     return message;
   },
 };

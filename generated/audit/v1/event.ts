@@ -549,6 +549,15 @@ export interface AuditEvent {
   previousHash: Buffer;
   /** Set by the server: SHA-256 over the canonical encoding of every other field plus previous_hash. */
   hash: Buffer;
+  /**
+   * Set by the server: an opaque resume token just after this event; pass it as
+   * SubscribeRequest.after_cursor. A single node issues the sequence in decimal. In cluster mode
+   * (storage.type kafka) it encodes the shared topic's partition offsets and every node accepts it,
+   * while `sequence` numbers events in the order this node read them (other nodes may interleave
+   * events of different entities differently; one entity's events are in the same order everywhere),
+   * and previous_hash/hash chain the events of one partition, identical on every node.
+   */
+  cursor: string;
 }
 
 function createBaseAuditEvent(): AuditEvent {
@@ -570,6 +579,7 @@ function createBaseAuditEvent(): AuditEvent {
     receivedAt: undefined,
     previousHash: Buffer.alloc(0),
     hash: Buffer.alloc(0),
+    cursor: "",
   };
 }
 
@@ -625,6 +635,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     }
     if (message.hash.length !== 0) {
       writer.uint32(138).bytes(message.hash);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(146).string(message.cursor);
     }
     return writer;
   },
@@ -778,6 +791,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.hash = Buffer.from(reader.bytes());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -833,6 +854,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         ? Buffer.from(bytesFromBase64(object.previous_hash))
         : Buffer.alloc(0),
       hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
     };
   },
 
@@ -889,6 +911,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.hash.length !== 0) {
       obj.hash = base64FromBytes(message.hash);
     }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
     return obj;
   },
 
@@ -914,6 +939,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.receivedAt = object.receivedAt ?? undefined;
     message.previousHash = object.previousHash ?? Buffer.alloc(0);
     message.hash = object.hash ?? Buffer.alloc(0);
+    message.cursor = object.cursor ?? "";
     return message;
   },
 };

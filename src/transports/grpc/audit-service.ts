@@ -9,6 +9,7 @@ import type { InputLimits } from '../../contract/limits.js';
 import type { Dispatcher } from '../../dispatch/dispatcher.js';
 import { pumpSubscription, type PumpOptions } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
+import { cursorAt } from '../../domain/cursor.js';
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { NewAuditEvent } from '../../domain/event.js';
 import type { AppendResult } from '../../domain/ports.js';
@@ -37,7 +38,7 @@ export interface AuditServiceDeps {
 }
 
 function ack({ event, duplicate }: AppendResult): PublishResponse {
-  return { eventId: event.id, sequence: event.sequence, duplicate };
+  return { eventId: event.id, sequence: event.sequence, duplicate, cursor: event.cursor ?? String(event.sequence) };
 }
 
 /**
@@ -127,7 +128,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       const filter = toFilter(call.request.filter, limits);
       release = security.holdSubscription(caller);
       sub = dispatcher.subscribe({
-        filter, afterSequence: call.request.afterSequence, clientName: call.request.clientName.slice(0, 256), transport: 'grpc',
+        filter, afterSequence: call.request.afterSequence, afterCursor: call.request.afterCursor || undefined, clientName: call.request.clientName.slice(0, 256), transport: 'grpc',
         viewer: security.viewer(caller), owner: caller.identity.subject,
       });
     } catch (err) {
@@ -135,12 +136,12 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       call.emit('error', toGrpcError(err, log));
       return;
     }
-    const sink = new GrpcStreamSink(call);
+    const sink = new GrpcStreamSink(call, (sequence) => cursorAt(dispatcher.log, sequence));
     call.on('cancelled', () => sub.end('cancelled')); // wakes the pump if it is waiting for events
     sink.write({ kind: { $case: 'started', started: { subscriptionId: sub.id, cursor: sub.deliveredCursor } } });
     try {
       const reason = await pumpSubscription(sub, sink, deps.pump);
-      if (reason === 'shutdown') call.emit('error', { code: status.UNAVAILABLE, details: 'the server is shutting down; resume with after_sequence' });
+      if (reason === 'shutdown') call.emit('error', { code: status.UNAVAILABLE, details: 'the server is shutting down; resume with after_cursor' });
       else if (reason !== 'cancelled') call.end();
     } catch (err) {
       call.emit('error', toGrpcError(err, log));

@@ -6,7 +6,11 @@ import { eventsFrame } from './wire.js';
 
 /** A Subscribe stream as the pump sees it: write() false means wait for 'drain'. */
 export class GrpcStreamSink implements StreamSink {
-  constructor(private readonly call: ServerWritableStream<SubscribeRequest, SubscribeResponse>) {}
+  constructor(
+    private readonly call: ServerWritableStream<SubscribeRequest, SubscribeResponse>,
+    /** The resume token for a sequence (domain/cursor.ts). */
+    private readonly tokenAt: (sequence: number) => string,
+  ) {}
 
   get closed(): boolean {
     return this.call.cancelled || this.call.destroyed || this.call.writableEnded;
@@ -23,7 +27,7 @@ export class GrpcStreamSink implements StreamSink {
   }
 
   sendHeartbeat(cursor: number): boolean {
-    return this.write({ kind: { $case: 'heartbeat', heartbeat: { cursor, serverTime: new Date() } } });
+    return this.write({ kind: { $case: 'heartbeat', heartbeat: { cursor, serverTime: new Date(), resumeCursor: this.tokenAt(cursor) } } });
   }
 
   write(message: SubscribeResponse): boolean {

@@ -4,24 +4,28 @@ import { asQueryError, FILTER_QUERY_PARAMETERS, filterFromQuery } from '../../co
 import { parseSequence } from '../../contract/ws-client-frames.js';
 import { pumpSubscription, type StreamSink } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
+import { cursorAt } from '../../domain/cursor.js';
 import { AppError } from '../../domain/errors.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { Identity } from './auth.js';
 import type { BridgeDeps } from './deps.js';
 import { errorBody, sendError } from './errors.js';
 
-const ALLOWED_PARAMETERS = new Set([...FILTER_QUERY_PARAMETERS, 'after_sequence', 'access_token']);
+const ALLOWED_PARAMETERS = new Set([...FILTER_QUERY_PARAMETERS, 'after_sequence', 'after_cursor', 'access_token']);
 /** How long a browser waits before reconnecting by itself (with Last-Event-ID). */
 const RETRY_MS = 2_000;
 
 /**
  * An event stream as the pump sees it: res.write() false means wait for 'drain'. Each event is its
- * own SSE message whose `id:` is the sequence, so Last-Event-ID resumes exactly; heartbeats are
+ * own SSE message whose `id:` is its resume token (the sequence on a single node), so Last-Event-ID resumes exactly; heartbeats are
  * comments that also carry `id:` with the resume cursor, which moves a browser's Last-Event-ID past
  * events that did not match without showing anything.
  */
 class SseSink implements StreamSink {
-  constructor(private readonly res: ServerResponse) {}
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly tokenAt: (sequence: number) => string,
+  ) {}
 
   get closed(): boolean {
     return this.res.destroyed || this.res.writableEnded;
@@ -29,7 +33,7 @@ class SseSink implements StreamSink {
 
   sendEvents(events: StoredAuditEvent[]): boolean {
     let text = '';
-    for (const event of events) text += `id: ${event.sequence}\ndata: ${eventJson(event)}\n\n`;
+    for (const event of events) text += `id: ${event.cursor ?? event.sequence}\ndata: ${eventJson(event)}\n\n`;
     return this.write(text);
   }
 
@@ -38,7 +42,7 @@ class SseSink implements StreamSink {
   }
 
   sendHeartbeat(cursor: number): boolean {
-    return this.write(`: heartbeat\nid: ${cursor}\n\n`);
+    return this.write(`: heartbeat\nid: ${this.tokenAt(cursor)}\n\n`);
   }
 
   write(text: string): boolean {
@@ -58,11 +62,17 @@ class SseSink implements StreamSink {
   }
 }
 
-/** Where the stream starts: Last-Event-ID (a browser reconnecting) wins over after_sequence. */
-function startAfter(req: IncomingMessage, params: URLSearchParams): number | undefined {
+/**
+ * Where the stream starts: Last-Event-ID (a browser reconnecting) wins over after_sequence and
+ * after_cursor. A Last-Event-ID that is not a number is a cluster node's token.
+ */
+function startAfter(req: IncomingMessage, params: URLSearchParams): { afterSequence?: number; afterCursor?: string; cursorField?: string } {
   const header = req.headers['last-event-id'];
-  if (typeof header === 'string' && header.trim() !== '') return parseSequence(header, 'Last-Event-ID');
-  return parseSequence(params.get('after_sequence') ?? undefined, 'after_sequence');
+  if (typeof header === 'string' && header.trim() !== '') {
+    if (/^\s*\d+\s*$/.test(header)) return { afterSequence: parseSequence(header, 'Last-Event-ID') };
+    return { afterCursor: header.trim(), cursorField: 'Last-Event-ID' };
+  }
+  return { afterSequence: parseSequence(params.get('after_sequence') ?? undefined, 'after_sequence'), afterCursor: params.get('after_cursor') ?? undefined };
 }
 
 function open(req: IncomingMessage, url: URL, identity: Identity, deps: BridgeDeps): Subscription {
@@ -72,10 +82,10 @@ function open(req: IncomingMessage, url: URL, identity: Identity, deps: BridgeDe
     }
   }
   const filter = filterFromQuery(url.searchParams, deps.limits);
-  const afterSequence = startAfter(req, url.searchParams);
+  const start = startAfter(req, url.searchParams);
   try {
     return deps.dispatcher.subscribe({
-      filter, afterSequence, clientName: identity.identity.subject, transport: 'sse',
+      filter, ...start, clientName: identity.identity.subject, transport: 'sse',
       viewer: deps.security.viewer(identity), owner: identity.identity.subject,
     });
   } catch (err) {
@@ -97,7 +107,7 @@ export async function serveEvents(req: IncomingMessage, res: ServerResponse, url
     sendError(res, err, deps.log);
     return;
   }
-  const sink = new SseSink(res);
+  const sink = new SseSink(res, (sequence) => cursorAt(deps.dispatcher.log, sequence));
   res.on('close', () => sub.end('cancelled')); // wakes the pump if it is waiting for events
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',

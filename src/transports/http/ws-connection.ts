@@ -3,6 +3,7 @@ import { startedJson } from '../../contract/json-encoding.js';
 import { decodeFrame, frameId, toClientFrame, type ClientFrame } from '../../contract/ws-client-frames.js';
 import { pumpSubscription } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
+import { cursorAt } from '../../domain/cursor.js';
 import { AppError } from '../../domain/errors.js';
 import type { Identity } from './auth.js';
 import { track, type BridgeDeps, type WebSocketSettings } from './deps.js';
@@ -165,14 +166,14 @@ export class WsConnection implements FrameChannel {
     let sub: Subscription;
     try {
       sub = this.deps.dispatcher.subscribe({
-        filter: f.filter, afterSequence: f.afterSequence, clientName: f.clientName || this.identity.identity.subject, transport: 'websocket',
+        filter: f.filter, afterSequence: f.afterSequence, afterCursor: f.afterCursor, clientName: f.clientName || this.identity.identity.subject, transport: 'websocket',
         viewer: this.deps.security.viewer(this.identity), owner: this.identity.identity.subject,
       });
     } catch (err) {
       release();
       throw err;
     }
-    const sink = new WsSubscriptionSink(this, f.id);
+    const sink = new WsSubscriptionSink(this, f.id, (sequence) => cursorAt(this.deps.dispatcher.log, sequence));
     this.subs.set(f.id, { sub, sink });
     this.send(frame('subscribed', f.id, startedJson(sub.id, sub.deliveredCursor)));
     track(this.deps.streams, this.run(f.id, sub, sink).finally(release));

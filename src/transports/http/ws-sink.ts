@@ -23,6 +23,8 @@ export class WsSubscriptionSink implements StreamSink {
     private readonly channel: FrameChannel,
     /** The client's name for the subscription, on every frame about it. */
     readonly id: string,
+    /** The resume token for a sequence (domain/cursor.ts). */
+    private readonly tokenAt: (sequence: number) => string,
   ) {}
 
   get closed(): boolean {
@@ -43,7 +45,7 @@ export class WsSubscriptionSink implements StreamSink {
   }
 
   sendHeartbeat(cursor: number): boolean {
-    return this.channel.send(frame('heartbeat', this.id, heartbeatJson(cursor, new Date())));
+    return this.channel.send(frame('heartbeat', this.id, heartbeatJson(cursor, new Date(), this.tokenAt(cursor))));
   }
 
   drained(): Promise<void> {

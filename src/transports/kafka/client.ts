@@ -26,14 +26,14 @@ const COMPRESSION = {
  * The kafkajs client for the forwarder. kafkajs's own retries are turned down so that the one
  * cockatiel policy (src/policies/kafka-policy.ts) decides every retry and attempts do not multiply.
  */
-export function createKafkaClient(k: KafkaSettings, logger: Logger): kafkajs.Kafka {
+export function createKafkaClient(k: KafkaSettings, logger: Logger, retries = 0): kafkajs.Kafka {
   if (k.compression_type === 'snappy') CompressionCodecs[CompressionTypes.Snappy] = createSnappyCodec;
   const config: KafkaConfig = {
     clientId: k.client_id,
     brokers: k.brokers,
     requestTimeout: k.request_timeout,
-    // Connecting and metadata refreshes: one attempt, the policy retries.
-    retry: { retries: 0 },
+    // Connecting and metadata refreshes: one attempt where a cockatiel policy retries (the forwarder).
+    retry: { retries },
     ssl: tlsOptions(k.tls),
     sasl: k.sasl ? ({ mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } as SASLOptions) : undefined,
     logLevel: logLevel.WARN,
