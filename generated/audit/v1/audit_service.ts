@@ -255,6 +255,7 @@ export interface SubscribeRequest {
   /**
    * Resume exactly after this sequence (the last one seen): everything later that matches is
    * delivered from the log, then live. Absent: start live (or at time_range.start when it is past).
+   * In cluster mode sequences are per node: use after_cursor to resume on another node.
    */
   afterSequence?:
     | number

@@ -538,7 +538,8 @@ export interface AuditEvent {
   traceparent: string;
   /**
    * Set by the server: the position in the log, strictly increasing with no gaps, starting at 1.
-   * The resume cursor for Subscribe.after_sequence. Ignored on publish.
+   * The resume cursor for Subscribe.after_sequence. Ignored on publish. In cluster mode it is this
+   * node's reading order (see cursor).
    */
   sequence: number;
   /** Set by the server: when the event was stored. Ignored on publish. */
