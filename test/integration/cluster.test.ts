@@ -135,6 +135,19 @@ test('a node killed mid-stream: its subscriber resumes on another node with its 
   const type = 'cluster-failover';
   const victim = c;
   const onVictim = await watch(victim.client, type);
+  // Meanwhile a client publishes through the victim: what it acknowledged must survive the kill.
+  const ackedByVictim: string[] = [];
+  const victimPublisher = (async () => {
+    for (;;) {
+      const event = makeEvent({ id: randomUUID(), entityType: `${type}-via-victim`, entityId: 'v1' });
+      try {
+        await api(victim.client).publish({ event });
+      } catch {
+        return;
+      }
+      ackedByVictim.push(event.id);
+    }
+  })();
   const published: string[] = [];
   let stopAt = Infinity;
   const publisher = (async () => {
@@ -157,4 +170,14 @@ test('a node killed mid-stream: its subscriber resumes on another node with its 
   assert.deepEqual([...before, ...after].map((e) => e.id).sort(), [...published].sort(), 'nothing lost, nothing repeated');
   assert.deepEqual(perEntity([...before, ...after]), perEntity(published.map((id) => [...before, ...after].find((e) => e.id === id)!)));
   resumed.cancel();
+
+  await victimPublisher;
+  assert.ok(ackedByVictim.length > 0, 'the victim acknowledged publishes before it died');
+  const replay = StreamReader.open(b.client, { filter: filterOf({ entityTypes: [`${type}-via-victim`] }), afterSequence: 0 });
+  const received = await replay.until('every event the killed node acknowledged', () => {
+    const ids = replay.events.map((e) => e.id);
+    return ackedByVictim.every((id) => ids.includes(id)) ? ids : undefined;
+  }, 15_000);
+  assert.deepEqual(received.filter((id) => ackedByVictim.includes(id)), ackedByVictim, 'in the order they were acknowledged');
+  replay.cancel();
 });
