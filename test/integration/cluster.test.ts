@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { after, before, test } from 'node:test';
 import type { AuditServiceClient, VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
 import type { AuditEvent } from '../../generated/audit/v1/event.js';
 import { type ClusterNode, startNode, stopNodes } from '../support/cluster.js';
 import { KafkaTestBroker } from '../support/kafka-broker/index.js';
-import { api, filterOf, makeEvent, StreamReader } from '../support/server.js';
+import { api, filterOf, healthStatus, makeEvent, StreamReader, waitFor } from '../support/server.js';
 
 let broker: KafkaTestBroker;
 let nodes: ClusterNode[] = [];
@@ -129,6 +130,27 @@ test('the same event id published on two nodes is stored once, also for a node s
     d.client.verifyChain({ fromSequence: 0, toSequence: 0 }, (err, res) => (err ? reject(err) : resolve(res))));
   assert.equal(chain.ok, true, 'every partition chain the late node rebuilt verifies');
   assert.ok(chain.checked >= 3);
+});
+
+test('while Kafka is down Publish fails with UNAVAILABLE; afterwards publishing and delivery resume', async () => {
+  const type = 'cluster-outage';
+  const onB = await watch(b.client, type);
+  const before = await api(a.client).publish({ event: makeEvent({ entityType: type }) });
+  await broker.stop();
+  const during = await api(a.client).publish({ event: makeEvent({ entityType: type }) }).then(() => undefined, (err: ServiceError) => err);
+  assert.equal(during?.code, status.UNAVAILABLE, 'a publish Kafka never acknowledged is refused, not left hanging');
+  const address = `127.0.0.1:${a.process.grpcPort}`;
+  await waitFor('A to report NOT_SERVING', async () => (await healthStatus(address)) === 'NOT_SERVING', 30_000);
+  await broker.start();
+  await waitFor('A to report SERVING again', async () => (await healthStatus(address)) === 'SERVING', 30_000);
+  const after = await api(a.client).publish({ event: makeEvent({ entityType: type }) });
+  const received = await onB.until('the events from before and after the outage', () => {
+    const ids = onB.events.map((e) => e.id);
+    return ids.includes(after.eventId) ? ids : undefined;
+  }, 30_000);
+  assert.ok(received.includes(before.eventId));
+  assertNoDuplicates(onB.events, 'B');
+  onB.cancel();
 });
 
 test('a node killed mid-stream: its subscriber resumes on another node with its cursor and gets exactly what it missed', async () => {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { credentials, makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { test } from 'node:test';
 import { EventType, Severity } from '../../generated/audit/v1/event.js';
 import { GatedLog } from '../support/gated-log.js';
-import { makeEvent, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
+import { healthStatus, makeEvent, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
 
 // Values as Prometheus's own parser reads them (Go's ParseFloat: NaN and Inf in any case; prom-client
 // writes "Nan" for an event-loop lag not yet sampled).
@@ -23,16 +22,6 @@ async function scrape(server: TestServer): Promise<Map<string, number>> {
     samples.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
   }
   return samples;
-}
-
-function healthStatus(server: TestServer, service = ''): Promise<string> {
-  const Health = makeGenericClientConstructor(healthService, 'Health');
-  const client = new Health(server.address, credentials.createInsecure()) as unknown as {
-    check(req: { service: string }, cb: (err: ServiceError | null, res: { status: string }) => void): void;
-    close(): void;
-  };
-  return new Promise<string>((resolve, reject) => client.check({ service }, (e, r) => (e ? reject(e) : resolve(r.status))))
-    .finally(() => client.close());
 }
 
 test('/metrics is Prometheus text and its counters move as events flow', async () => {
@@ -63,12 +52,12 @@ test('/metrics is Prometheus text and its counters move as events flow', async (
 test('health turns NOT_SERVING and /readyz 503 when the log cannot be written', async () => {
   const server = await startServer();
   try {
-    assert.equal(await healthStatus(server), 'SERVING');
+    assert.equal(await healthStatus(server.address), 'SERVING');
     assert.equal((await fetch(`${server.httpUrl}/readyz`)).status, 200);
     await server.app.dispatcher.log.close(); // the database goes away under the running server
     const err = await publish(server.client, {}).then(() => undefined, (e: ServiceError) => e);
     assert.equal(err?.code, status.UNAVAILABLE);
-    await waitFor('NOT_SERVING', async () => (await healthStatus(server, 'audit.v1.AuditService')) === 'NOT_SERVING');
+    await waitFor('NOT_SERVING', async () => (await healthStatus(server.address, 'audit.v1.AuditService')) === 'NOT_SERVING');
     const ready = await fetch(`${server.httpUrl}/readyz`);
     assert.equal(ready.status, 503);
     assert.deepEqual(await ready.json(), { status: 'not_ready', ready: false, log: 'unwritable', shuttingDown: false, downstreams: [] });
@@ -84,7 +73,7 @@ test('health is NOT_SERVING during shutdown', async () => {
   const pending = publish(server.client, {});
   await waitFor('the append to start', () => log.appendCalls >= 1);
   const stopping = server.app.shutdown(); // waits for the held append
-  assert.equal(await healthStatus(server), 'NOT_SERVING');
+  assert.equal(await healthStatus(server.address), 'NOT_SERVING');
   assert.equal((await fetch(`${server.httpUrl}/readyz`)).status, 503);
   log.open();
   await pending;

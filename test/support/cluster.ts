@@ -18,11 +18,13 @@ export async function startNode(broker: KafkaTestBroker, name: string): Promise<
   const config = [
     'logging:', '  level: info',
     'storage:', '  type: kafka',
-    'kafka:', `  brokers: [${broker.brokers.join(', ')}]`, '  retry_delay: 20', '  request_timeout: 5s',
-    'cluster:', `  topic: ${CLUSTER_TOPIC}`, `  partitions: ${CLUSTER_PARTITIONS}`, `  node_id: ${name}`,
+    // Short retry and breaker timings, so an outage test runs in seconds.
+    'kafka:', `  brokers: [${broker.brokers.join(', ')}]`, '  retry_delay: 20', '  retry_backoff: 200', '  max_retries: 2',
+    '  request_timeout: 5s', '  circuit_breaker: { threshold: 3, half_open_after: 200 }',
+    'cluster:', `  topic: ${CLUSTER_TOPIC}`, `  partitions: ${CLUSTER_PARTITIONS}`, `  node_id: ${name}`, '  publish_timeout: 3s',
     '',
   ].join('\n');
-  const process = await startServerProcess(config);
+  const process = await startServerProcess(config, undefined, '  health_check_interval: 200ms\n');
   return { name, process, client: new AuditServiceClient(`127.0.0.1:${process.grpcPort}`, credentials.createInsecure()) };
 }
 

@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import {
   AuditServiceClient, type Filter, type GetStatsResponse, type GetSubscriptionStatsResponse, type ListSubscriptionsResponse,
   type PublishBatchRequest, type PublishBatchResponse, type PublishRequest, type PublishResponse, type SubscribeRequest,
@@ -74,6 +75,17 @@ export function api(client: AuditServiceClient) {
 
 export function publish(client: AuditServiceClient, event: Partial<AuditEvent>) {
   return api(client).publish({ event: makeEvent(event) });
+}
+
+/** The gRPC health status ('SERVING', 'NOT_SERVING') of the server at `address` ('' = the whole server). */
+export function healthStatus(address: string, service = ''): Promise<string> {
+  const Health = makeGenericClientConstructor(healthService, 'Health');
+  const client = new Health(address, credentials.createInsecure()) as unknown as {
+    check(req: { service: string }, cb: (err: ServiceError | null, res: { status: string }) => void): void;
+    close(): void;
+  };
+  return new Promise<string>((resolve, reject) => client.check({ service }, (e, r) => (e ? reject(e) : resolve(r.status))))
+    .finally(() => client.close());
 }
 
 /** A filter with the given fields set and every other field empty (matching anything). */

@@ -76,7 +76,7 @@ export class ClusterLog implements EventLog {
     const log = new ClusterLog(new ReplicaLog(layout.start, cluster.max_events), reader, sender, policy, { ...o, logger }, layout.high);
     const ready = new Promise<void>((resolve) => (log.caughtUp = resolve));
     log.checkCaughtUp();
-    await reader.start(layout.start, (partition, messages) => log.consume(partition, messages));
+    await reader.start(() => log.replica.nextOffsets(), (partition, messages) => log.consume(partition, messages));
     await ready;
     logger.info({ topic: cluster.topic, partitions: layout.partitions, events: log.lastSequence() }, 'cluster log loaded');
     return log;
@@ -112,15 +112,13 @@ export class ClusterLog implements EventLog {
         });
       }
     }
-    if (messages.length === 0) return Promise.all(results);
-    const timer = setTimeout(() => this.fail(tokens, new Error('Kafka acknowledged the events but this node has not read them back yet')), this.o.cluster.publish_timeout);
+    // Awaited at once, so a failure or the timeout rejects it while the send may still be running.
+    const answered = Promise.all(results);
+    if (messages.length === 0) return answered;
+    const timer = setTimeout(() => this.fail(tokens, new Error(`no acknowledgement read back from Kafka within ${this.o.cluster.publish_timeout} ms`)), this.o.cluster.publish_timeout);
+    void this.policy.execute(() => this.sender.send(messages)).catch((err: unknown) => this.fail(tokens, err instanceof Error ? err : new Error(String(err))));
     try {
-      await this.policy.execute(() => this.sender.send(messages));
-    } catch (err) {
-      this.fail(tokens, err instanceof Error ? err : new Error(String(err)));
-    }
-    try {
-      return await Promise.all(results);
+      return await answered;
     } finally {
       clearTimeout(timer);
     }
@@ -162,8 +160,9 @@ export class ClusterLog implements EventLog {
     return this.replica.verifyChain(fromSequence, toSequence);
   }
 
+  /** Kafka is reachable (the reader is running) and the circuit lets a send through now or on the next try. */
   checkWritable(): boolean {
-    return !this.closed && this.reader.healthy && this.policy.circuit !== 'open';
+    return !this.closed && this.reader.healthy && (this.policy.circuit !== 'open' || this.policy.msUntilHalfOpen() === 0);
   }
 
   async close(): Promise<void> {

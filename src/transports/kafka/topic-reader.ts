@@ -1,3 +1,4 @@
+import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../../observability/logger.js';
 
@@ -32,47 +33,67 @@ export async function prepareTopic(admin: Admin, topic: string, partitions: numb
 }
 
 /**
- * Reads every partition of the topic from given offsets, in offset order per partition, one batch
- * at a time. The consumer group is this process's own (nothing is shared or balanced); its commits
- * only let kafkajs resume where it was if its consumer restarts after a crash.
+ * Reads every partition of the topic in offset order per partition, one batch at a time, from the
+ * position its owner gives (the replica's own: nothing is committed to Kafka). Each consumer has a
+ * group of its own, so nothing is shared or balanced. When kafkajs gives up (Kafka unreachable for
+ * long), the reader starts a fresh consumer in a fresh group from where the replica stands, under a
+ * cockatiel retry with backoff: a restarted consumer in the same group would wait for its dead
+ * predecessor's session to expire before it got its partitions back.
  */
 export class TopicReader {
   private consumer?: Consumer;
-  /** False once the consumer crashed for good; health reports it. */
+  private generation = 0;
+  private stopped = false;
+  private readonly restarts = retry(handleAll, {
+    maxAttempts: Number.MAX_SAFE_INTEGER,
+    backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
+  });
+  /** False from a crash until a new consumer has joined; health reports it. */
   healthy = true;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly topic: string,
-    private readonly groupId: string,
+    private readonly groupPrefix: string,
     private readonly logger: Logger,
   ) {}
 
-  async start(start: readonly number[], onBatch: (partition: number, messages: KafkaMessage[]) => void): Promise<void> {
+  /** Starts reading at `position()` (next offset per partition); a failure to start rejects. */
+  async start(position: () => readonly number[], onBatch: (partition: number, messages: KafkaMessage[]) => void): Promise<void> {
     const consumer = this.kafka.consumer({
-      groupId: this.groupId,
+      groupId: `${this.groupPrefix}.${++this.generation}`,
       // Fetches return as soon as a record arrives; this bounds an idle poll, not the latency.
       maxWaitTimeInMs: 500,
-      retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 5_000 },
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000, restartOnFailure: async () => false },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.healthy = payload.restart;
-      this.logger.error({ err: payload.error, restart: payload.restart }, 'cluster topic reader crashed');
+      this.healthy = false;
+      this.logger.error({ err: payload.error }, 'cluster topic reader crashed; restarting it from where it stands');
+      void this.restart(position, onBatch);
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => (this.healthy = true));
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     const running = consumer.run({
-      autoCommit: true,
+      autoCommit: false,
       eachBatch: async ({ batch }) => onBatch(batch.partition, batch.messages),
     });
     // run() creates the consumer group synchronously: seeking now applies before the first fetch.
-    start.forEach((offset, partition) => consumer.seek({ topic: this.topic, partition, offset: String(offset) }));
+    position().forEach((offset, partition) => consumer.seek({ topic: this.topic, partition, offset: String(offset) }));
     await running;
+    this.healthy = true;
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.consumer?.disconnect().catch((err: unknown) => this.logger.warn({ err }, 'cluster topic reader did not disconnect cleanly'));
+  }
+
+  private async restart(position: () => readonly number[], onBatch: (partition: number, messages: KafkaMessage[]) => void): Promise<void> {
+    await this.restarts.execute(async () => {
+      if (this.stopped) return;
+      await this.consumer?.disconnect().catch(() => undefined);
+      await this.start(position, onBatch);
+    }).catch((err: unknown) => this.logger.error({ err }, 'cluster topic reader could not restart'));
   }
 }
