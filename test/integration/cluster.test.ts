@@ -132,6 +132,26 @@ test('the same event id published on two nodes is stored once, also for a node s
   assert.ok(chain.checked >= 3);
 });
 
+test("a heartbeat's resume cursor resumes on another node, past the events the filter skipped", async () => {
+  const type = 'cluster-heartbeat';
+  const onB = await watch(b.client, type);
+  await publishMany(a.client, `${type}-other`, ['o1', 'o2', 'o3'], 12);
+  const seenFirst = (await api(a.client).publish({ event: makeEvent({ entityType: type }) })).eventId;
+  await onB.until('the watched event', () => onB.events.find((e) => e.id === seenFirst));
+  const afterFirst = onB.messages.length;
+  const beat = await onB.until('a heartbeat after it', () => onB.messages.slice(afterFirst).find((m) => m.kind?.$case === 'heartbeat'));
+  assert.ok(beat.kind?.$case === 'heartbeat');
+  onB.cancel();
+  const next = await api(a.client).publish({ event: makeEvent({ entityType: type }) });
+  const onC = await watch(c.client, type, { afterCursor: beat.kind.heartbeat.resumeCursor });
+  const resumed = await onC.eventsUntil(1, 10_000);
+  assert.deepEqual(resumed.map((e) => e.id), [next.eventId]);
+  // A marker published later arrives next: nothing between the two was left over.
+  const marker = await api(a.client).publish({ event: makeEvent({ entityType: type }) });
+  assert.deepEqual((await onC.eventsUntil(2, 10_000)).map((e) => e.id), [next.eventId, marker.eventId]);
+  onC.cancel();
+});
+
 test('while Kafka is down Publish fails with UNAVAILABLE; afterwards publishing and delivery resume', async () => {
   const type = 'cluster-outage';
   const onB = await watch(b.client, type);

@@ -17,6 +17,7 @@ export interface ClusterNode {
 export async function startNode(broker: KafkaTestBroker, name: string): Promise<ClusterNode> {
   const config = [
     'logging:', '  level: info',
+    'audit:', '  subscriber:', '    heartbeat_interval: 200ms',
     'storage:', '  type: kafka',
     // Short retry and breaker timings, so an outage test runs in seconds.
     'kafka:', `  brokers: [${broker.brokers.join(', ')}]`, '  retry_delay: 20', '  retry_backoff: 200', '  max_retries: 2',
