@@ -89,7 +89,7 @@ const implementation: UntypedServiceImplementation = {
     call.on('cancelled', remove);
     call.on('close', remove);
     call.on('error', remove);
-    call.write({ kind: { $case: 'started', started: { subscriptionId: randomUUID(), cursor: sequence } } });
+    call.write({ kind: { $case: 'started', started: { subscriptionId: randomUUID(), cursor: sequence, resumeCursor: String(sequence) } } });
   },
 };
 

@@ -57,23 +57,26 @@ export async function tailCommand(flags: TailFlags): Promise<number> {
   if (flags.after !== undefined && !/^\d+$/.test(flags.after)) throw new UsageError('--after: expected a sequence number');
   const client = connect(flags.server);
   const colour = !flags.json && process.stdout.isTTY === true;
+  // Resume by token (any node of a cluster accepts it); the sequence orders what this stream sent.
   let cursor = flags.after !== undefined ? Number(flags.after) : undefined;
+  let token = '';
   let attempts = 0;
   try {
     const liveFrom = flags.from ? (await call<GetStatsResponse>((cb) => client.getStats({}, cb))).lastSequence : 0;
     let replayed = 0;
     for (;;) {
       const outcome = await new Promise<'done' | ServiceError>((resolve) => {
-        const stream = client.subscribe({ filter, afterSequence: cursor, afterCursor: '', clientName: 'auditstream-tail' });
+        const position = token ? { afterSequence: undefined, afterCursor: token } : { afterSequence: cursor, afterCursor: '' };
+        const stream = client.subscribe({ filter, ...position, clientName: 'auditstream-tail' });
         stream.on('data', (m: SubscribeResponse) => {
           attempts = 0;
-          if (m.kind?.$case === 'started') cursor = m.kind.started.cursor;
-          if (m.kind?.$case === 'heartbeat') cursor = Math.max(cursor ?? 0, m.kind.heartbeat.cursor);
+          if (m.kind?.$case === 'started') [cursor, token] = [m.kind.started.cursor, m.kind.started.resumeCursor];
+          if (m.kind?.$case === 'heartbeat' && m.kind.heartbeat.cursor >= (cursor ?? 0)) [cursor, token] = [m.kind.heartbeat.cursor, m.kind.heartbeat.resumeCursor];
           if (m.kind?.$case === 'gap') console.error(`gap: events ${m.kind.gap.fromSequence}-${m.kind.gap.toSequence} are no longer stored`);
           if (m.kind?.$case !== 'events') return;
           for (const e of m.kind.events.events) {
             console.log(flags.json ? JSON.stringify(AuditEvent.toJSON(e)) : pretty(e, colour));
-            cursor = e.sequence;
+            [cursor, token] = [e.sequence, e.cursor];
             if (e.sequence <= liveFrom) replayed++;
           }
           if (liveFrom > 0 && process.stderr.isTTY) process.stderr.write(`\rreplayed ${replayed} events${(cursor ?? 0) >= liveFrom ? ', live' : ''}   `);

@@ -25,9 +25,9 @@ export function eventJson(event: StoredAuditEvent): string {
 // The cursor is printed even when 0 (the mapping allows printing defaults): a client resumes from
 // it, and a missing cursor would read as "no position" rather than "from the start".
 
-/** `{"subscriptionId", "cursor"}` */
-export function startedJson(subscriptionId: string, cursor: number): object {
-  return { ...(SubscriptionStarted.toJSON({ subscriptionId, cursor }) as object), cursor };
+/** `{"subscriptionId", "cursor", "resumeCursor"}` */
+export function startedJson(subscriptionId: string, cursor: number, resumeCursor: string): object {
+  return { ...(SubscriptionStarted.toJSON({ subscriptionId, cursor, resumeCursor }) as object), cursor };
 }
 
 /** `{"cursor", "serverTime", "resumeCursor"}`: every matching event up to cursor was delivered. */

@@ -295,6 +295,8 @@ export interface SubscriptionStarted {
   subscriptionId: string;
   /** The stream starts after this sequence. */
   cursor: number;
+  /** The same position as a token for after_cursor. */
+  resumeCursor: string;
 }
 
 /** A batch of events, in sequence order, at most audit.subscriber.batch_size. */
@@ -1785,7 +1787,7 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
 };
 
 function createBaseSubscriptionStarted(): SubscriptionStarted {
-  return { subscriptionId: "", cursor: 0 };
+  return { subscriptionId: "", cursor: 0, resumeCursor: "" };
 }
 
 export const SubscriptionStarted: MessageFns<SubscriptionStarted> = {
@@ -1795,6 +1797,9 @@ export const SubscriptionStarted: MessageFns<SubscriptionStarted> = {
     }
     if (message.cursor !== 0) {
       writer.uint32(16).uint64(message.cursor);
+    }
+    if (message.resumeCursor !== "") {
+      writer.uint32(26).string(message.resumeCursor);
     }
     return writer;
   },
@@ -1828,6 +1833,14 @@ export const SubscriptionStarted: MessageFns<SubscriptionStarted> = {
             message.cursor = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resumeCursor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1848,6 +1861,11 @@ export const SubscriptionStarted: MessageFns<SubscriptionStarted> = {
         ? globalThis.String(object.subscription_id)
         : "",
       cursor: isSet(object.cursor) ? globalThis.Number(object.cursor) : 0,
+      resumeCursor: isSet(object.resumeCursor)
+        ? globalThis.String(object.resumeCursor)
+        : isSet(object.resume_cursor)
+        ? globalThis.String(object.resume_cursor)
+        : "",
     };
   },
 
@@ -1859,6 +1877,9 @@ export const SubscriptionStarted: MessageFns<SubscriptionStarted> = {
     if (message.cursor !== 0) {
       obj.cursor = Math.round(message.cursor);
     }
+    if (message.resumeCursor !== "") {
+      obj.resumeCursor = message.resumeCursor;
+    }
     return obj;
   },
 
@@ -1869,6 +1890,7 @@ export const SubscriptionStarted: MessageFns<SubscriptionStarted> = {
     const message = createBaseSubscriptionStarted();
     message.subscriptionId = object.subscriptionId ?? "";
     message.cursor = object.cursor ?? 0;
+    message.resumeCursor = object.resumeCursor ?? "";
     return message;
   },
 };

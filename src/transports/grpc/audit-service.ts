@@ -138,7 +138,8 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
     }
     const sink = new GrpcStreamSink(call, (sequence) => cursorAt(dispatcher.log, sequence));
     call.on('cancelled', () => sub.end('cancelled')); // wakes the pump if it is waiting for events
-    sink.write({ kind: { $case: 'started', started: { subscriptionId: sub.id, cursor: sub.deliveredCursor } } });
+    const started = { subscriptionId: sub.id, cursor: sub.deliveredCursor, resumeCursor: cursorAt(dispatcher.log, sub.deliveredCursor) };
+    sink.write({ kind: { $case: 'started', started } });
     try {
       const reason = await pumpSubscription(sub, sink, deps.pump);
       if (reason === 'shutdown') call.emit('error', { code: status.UNAVAILABLE, details: 'the server is shutting down; resume with after_cursor' });

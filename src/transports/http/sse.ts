@@ -115,7 +115,8 @@ export async function serveEvents(req: IncomingMessage, res: ServerResponse, url
     'x-accel-buffering': 'no', // tell proxies not to hold events back
   });
   const cursor = sub.deliveredCursor;
-  sink.write(`retry: ${RETRY_MS}\nevent: subscribed\nid: ${cursor}\ndata: ${JSON.stringify(startedJson(sub.id, cursor))}\n\n`);
+  const token = cursorAt(deps.dispatcher.log, cursor);
+  sink.write(`retry: ${RETRY_MS}\nevent: subscribed\nid: ${token}\ndata: ${JSON.stringify(startedJson(sub.id, cursor, token))}\n\n`);
   try {
     const reason = await pumpSubscription(sub, sink, deps.pump);
     // completed / unsubscribed: a client should close its EventSource; shutdown: let it reconnect.

@@ -175,7 +175,7 @@ export class WsConnection implements FrameChannel {
     }
     const sink = new WsSubscriptionSink(this, f.id, (sequence) => cursorAt(this.deps.dispatcher.log, sequence));
     this.subs.set(f.id, { sub, sink });
-    this.send(frame('subscribed', f.id, startedJson(sub.id, sub.deliveredCursor)));
+    this.send(frame('subscribed', f.id, startedJson(sub.id, sub.deliveredCursor, cursorAt(this.deps.dispatcher.log, sub.deliveredCursor))));
     track(this.deps.streams, this.run(f.id, sub, sink).finally(release));
   }
 
