@@ -29,7 +29,9 @@ export function queryHistory(log: EventLog, req: HistoryRequest): HistoryPage {
   const { filter } = req;
   const compiled = filter.expression ? compileFilter(filter, req.maxExpressionLength) : undefined;
   const { viewer } = req;
-  const predicate = viewer ? (e: StoredAuditEvent) => viewer.allows(e) && (compiled?.matches(e) ?? true) : compiled?.matches;
+  const predicate = viewer
+    ? (e: StoredAuditEvent) => viewer.allows(e) && (compiled?.matches(e) ?? true)
+    : compiled && ((e: StoredAuditEvent) => compiled.matches(e));
   const page = log.query({
     eventTypes: filter.eventTypes, severities: filter.severities, minSeverity: filter.minSeverity,
     entityTypes: filter.entityTypes, entityIds: filter.entityIds, userIds: filter.userIds,

@@ -14,37 +14,80 @@ export interface CompiledFilter {
   readonly entityIds?: ReadonlySet<string>;
   readonly userIds?: ReadonlySet<string>;
   matches(event: StoredAuditEvent): boolean;
+  /**
+   * The one thing this filter checks, when it checks just one field (so the index alone decides a
+   * match), 'none' for match-all; undefined otherwise. A prototype method on purpose: wrappers built
+   * by spreading a filter (restrictTo, excluding) do not copy it, and those must run their matches().
+   */
+  soleCriterion?(): IndexKey | 'minSeverity' | 'none' | undefined;
 }
+
+/** The fields the subscription index files filters by. */
+export type IndexKey = 'entityId' | 'userId' | 'type' | 'entityType' | 'severity';
 
 function setOf<T>(values: readonly T[]): ReadonlySet<T> | undefined {
   return values.length > 0 ? new Set(values) : undefined;
 }
 
 export function compileFilter(filter: Filter, maxExpressionLength = 4096): CompiledFilter {
-  const eventTypes = setOf<string>(filter.eventTypes);
-  const severities = setOf(filter.severities);
-  const entityTypes = setOf(filter.entityTypes);
-  const entityIds = setOf(filter.entityIds);
-  const userIds = setOf(filter.userIds);
-  const minSeverity = filter.minSeverity ?? 0;
-  const start = filter.start?.getTime() ?? -Infinity;
-  const end = filter.end?.getTime() ?? Infinity;
-  const cel = filter.expression ? compileCel(filter.expression, maxExpressionLength) : undefined;
+  return new FieldFilter(filter, filter.expression ? compileCel(filter.expression, maxExpressionLength) : undefined);
+}
 
-  return {
-    source: filter, eventTypes, severities, entityTypes, entityIds, userIds,
-    matches(e) {
-      if (eventTypes && !eventTypes.has(e.type)) return false;
-      if (severities && !severities.has(e.severity)) return false;
-      if (e.severity < minSeverity) return false;
-      if (entityTypes && !entityTypes.has(e.entityType)) return false;
-      if (entityIds && !entityIds.has(e.entityId)) return false;
-      if (userIds && !userIds.has(e.userId)) return false;
+/**
+ * One class for every compiled filter, so the router's call to matches() sees a single shape and
+ * stays monomorphic; fields left empty cost one branch each.
+ */
+class FieldFilter implements CompiledFilter {
+  readonly eventTypes?: ReadonlySet<string>;
+  readonly severities?: ReadonlySet<Severity>;
+  readonly entityTypes?: ReadonlySet<string>;
+  readonly entityIds?: ReadonlySet<string>;
+  readonly userIds?: ReadonlySet<string>;
+  private readonly minSeverity: number;
+  private readonly timed: boolean;
+  private readonly start: number;
+  private readonly end: number;
+
+  constructor(
+    readonly source: Filter,
+    private readonly cel: ((e: StoredAuditEvent) => boolean) | undefined,
+  ) {
+    this.eventTypes = setOf<string>(source.eventTypes);
+    this.severities = setOf(source.severities);
+    this.entityTypes = setOf(source.entityTypes);
+    this.entityIds = setOf(source.entityIds);
+    this.userIds = setOf(source.userIds);
+    this.minSeverity = source.minSeverity ?? 0;
+    this.timed = source.start !== undefined || source.end !== undefined;
+    this.start = source.start?.getTime() ?? -Infinity;
+    this.end = source.end?.getTime() ?? Infinity;
+  }
+
+  matches(e: StoredAuditEvent): boolean {
+    if (this.eventTypes && !this.eventTypes.has(e.type)) return false;
+    if (this.severities && !this.severities.has(e.severity)) return false;
+    if (e.severity < this.minSeverity) return false;
+    if (this.entityTypes && !this.entityTypes.has(e.entityType)) return false;
+    if (this.entityIds && !this.entityIds.has(e.entityId)) return false;
+    if (this.userIds && !this.userIds.has(e.userId)) return false;
+    if (this.timed) {
       const t = e.timestamp.getTime();
-      if (t < start || t > end) return false;
-      return cel ? cel(e) : true;
-    },
-  };
+      if (t < this.start || t > this.end) return false;
+    }
+    return this.cel ? this.cel(e) : true;
+  }
+
+  soleCriterion(): IndexKey | 'minSeverity' | 'none' | undefined {
+    if (this.timed || this.cel) return undefined;
+    const set: Array<IndexKey | 'minSeverity'> = [];
+    if (this.entityIds) set.push('entityId');
+    if (this.userIds) set.push('userId');
+    if (this.eventTypes) set.push('type');
+    if (this.entityTypes) set.push('entityType');
+    if (this.severities) set.push('severity');
+    if (this.minSeverity > 0) set.push('minSeverity');
+    return set.length === 0 ? 'none' : set.length === 1 ? set[0] : undefined;
+  }
 }
 
 /** The filter without the events a resume token already covers (cluster mode: other nodes' order). */

@@ -10,7 +10,7 @@ import type { AuditServiceClient, VerifyChainResponse } from '../../generated/au
 import type { AuditEvent } from '../../generated/audit/v1/event.js';
 import { type ClusterNode, startNode, stopNodes } from '../support/cluster.js';
 import { KafkaTestBroker } from '../support/kafka-broker/index.js';
-import { api, filterOf, healthStatus, makeEvent, StreamReader, waitFor } from '../support/server.js';
+import { api, filterOf, healthStatus, makeEvent, StreamReader, waitFor, within } from '../support/server.js';
 
 let broker: KafkaTestBroker;
 let nodes: ClusterNode[] = [];
@@ -179,6 +179,8 @@ test('a node killed mid-stream: its subscriber resumes on another node with its 
   const onVictim = await watch(victim.client, type);
   // Meanwhile a client publishes through the victim: what it acknowledged must survive the kill.
   const ackedByVictim: string[] = [];
+  let victimHasAcked!: () => void;
+  const victimAckedSome = new Promise<void>((resolve) => (victimHasAcked = resolve));
   const victimPublisher = (async () => {
     for (;;) {
       const event = makeEvent({ id: randomUUID(), entityType: `${type}-via-victim`, entityId: 'v1' });
@@ -187,7 +189,7 @@ test('a node killed mid-stream: its subscriber resumes on another node with its 
       } catch {
         return;
       }
-      ackedByVictim.push(event.id);
+      if (ackedByVictim.push(event.id) === 5) victimHasAcked();
     }
   })();
   const published: string[] = [];
@@ -196,6 +198,7 @@ test('a node killed mid-stream: its subscriber resumes on another node with its 
     while (published.length < stopAt) published.push(...(await publishMany(a.client, type, ['f1', 'f2', 'f3'], 6)));
   })();
   await onVictim.eventsUntil(40, 15_000);
+  await within(victimAckedSome, 'the victim to acknowledge 5 publishes', 15_000);
   victim.process.child.kill('SIGKILL');
   await victim.process.exited;
   const before = [...onVictim.events];
@@ -214,7 +217,7 @@ test('a node killed mid-stream: its subscriber resumes on another node with its 
   resumed.cancel();
 
   await victimPublisher;
-  assert.ok(ackedByVictim.length > 0, 'the victim acknowledged publishes before it died');
+  assert.ok(ackedByVictim.length >= 5, 'the victim acknowledged publishes before it died');
   const replay = StreamReader.open(b.client, { filter: filterOf({ entityTypes: [`${type}-via-victim`] }), afterSequence: 0 });
   const received = await replay.until('every event the killed node acknowledged', () => {
     const ids = replay.events.map((e) => e.id);

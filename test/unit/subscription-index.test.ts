@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { EVENT_TYPES, type EventType, type Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
 import { MATCH_ALL, type Filter } from '../../src/domain/filter.js';
-import { compileFilter, type CompiledFilter } from '../../src/filtering/compiled-filter.js';
+import { compileFilter, excluding, type CompiledFilter } from '../../src/filtering/compiled-filter.js';
 import { SubscriptionIndex } from '../../src/filtering/subscription-index.js';
 
 /** A small deterministic PRNG so failures reproduce. */
@@ -35,10 +35,26 @@ function filter(r: () => number): Filter {
   };
 }
 
+/** A filter with one criterion only (which the index decides alone), or none. */
+function soleFilter(r: () => number): Filter {
+  const choices: Array<() => Filter> = [
+    () => ({ ...MATCH_ALL, entityIds: [pick(r, ENTITIES)] }), () => ({ ...MATCH_ALL, userIds: [pick(r, USERS)] }),
+    () => ({ ...MATCH_ALL, eventTypes: [pick(r, TYPES) as EventType] }), () => ({ ...MATCH_ALL, entityTypes: ['bid'] }),
+    () => ({ ...MATCH_ALL, severities: [pick(r, [1, 2, 5] as Severity[])] }), () => ({ ...MATCH_ALL, minSeverity: pick(r, [2, 4] as Severity[]) }),
+    () => MATCH_ALL,
+  ];
+  return pick(r, choices)();
+}
+
 test('the index finds exactly the subscriptions a linear scan finds', () => {
   const r = rng(7);
   const index = new SubscriptionIndex<{ filter: CompiledFilter; n: number }>();
-  const subs = Array.from({ length: 300 }, (_, n) => ({ filter: compileFilter(filter(r)), n }));
+  // Mixed filters, single-criterion ones, and single-criterion ones behind a wrapper that narrows them.
+  const subs = Array.from({ length: 300 }, (_, n) => {
+    const compiled = compileFilter(n % 3 === 1 ? soleFilter(r) : filter(r));
+    const narrowed = n % 5 === 0 ? excluding(compiled, (e) => e.sequence % 2 === 0) : compiled;
+    return { filter: narrowed, n };
+  });
   subs.forEach((s) => index.add(s));
   subs.filter((s) => s.n % 3 === 0).forEach((s) => index.remove(s)); // removal keeps it exact
   const kept = subs.filter((s) => s.n % 3 !== 0);
