@@ -96,6 +96,7 @@ try {
     console.error(`gRPC status ${grpc.code}: ${grpc.details}`);
     process.exit(grpc.code === INVALID_ARGUMENT ? EXIT.USAGE : EXIT.FAILED);
   }
-  console.error(err);
+  // An operator's terminal: the reason in one line (the service logs its own failures with stacks).
+  console.error(`auditstream: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(EXIT.FAILED);
 }

@@ -62,8 +62,12 @@ export class ClusterLog implements EventLog {
     const logger = o.logger.child({ component: 'cluster', node: nodeId });
     const kafka = createKafkaClient(o.kafka, logger, 5);
     const admin = kafka.admin();
-    await admin.connect();
-    const layout = await prepareTopic(admin, cluster.topic, cluster.partitions, o.clock.now().getTime() - cluster.history).finally(() => admin.disconnect());
+    const layout = await admin.connect()
+      .then(() => prepareTopic(admin, cluster.topic, cluster.partitions, o.clock.now().getTime() - cluster.history))
+      .catch((err: unknown) => {
+        throw new Error(`cluster mode: cannot open topic ${cluster.topic} on ${o.kafka.brokers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => admin.disconnect());
     const policy = new KafkaPolicy({
       maxRetries: o.kafka.max_retries,
       retryDelayMs: o.kafka.retry_delay,
