@@ -6,6 +6,7 @@
  *    back), and the latency until node B's subscriber has the event.
  * 2. `events` events as PublishBatch x100, 4 calls in flight, on node A: events acknowledged per second,
  *    and events per second delivered to the subscriber on node B (until it has them all).
+ * 3. A third node starts and loads the topic (its history): time from spawn to serving.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -67,6 +68,12 @@ async function main(events: number): Promise<void> {
     console.log(`PublishBatch x100, 4 in flight, ${events} events on A: ${Math.round(events / ((acked - start) / 1000))} acknowledged/s; `
       + `${Math.round(events / ((done - start) / 1000))} delivered/s to B's subscriber`);
     reader.cancel();
+
+    const spawned = performance.now();
+    const c = await startNode(broker, 'bench-c');
+    const loadMs = performance.now() - spawned;
+    console.log(`a third node loaded the ${500 + events} events and served after ${Math.round(loadMs)} ms (process start included)`);
+    await stopNodes([c]);
   } finally {
     await stopNodes([a, b]);
     await broker.stop();
