@@ -1,6 +1,6 @@
-import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import type { NewAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
-import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
+import type { ChainVerification } from '../domain/history.js';
 import { computeHash, sealEvent } from './hash-chain.js';
 import { MemoryEvents } from './memory-events.js';
 
@@ -11,47 +11,26 @@ const EMPTY = new Uint8Array(0);
  * cursor older than that gets a gap notice. Nothing survives a restart. Its history scans are linear:
  * it is for development and tests, not for large histories.
  */
-export class MemoryEventLog implements EventLog {
-  private readonly events: MemoryEvents;
+export class MemoryEventLog extends MemoryEvents implements EventLog {
   private previousHash: Uint8Array = EMPTY;
 
   constructor(
     capacity: number,
     private readonly clock: Clock,
   ) {
-    this.events = new MemoryEvents(capacity);
+    super(capacity);
   }
 
   async append(batch: readonly NewAuditEvent[]): Promise<AppendResult[]> {
     const receivedAt = this.clock.now();
     return batch.map((event) => {
-      const original = this.events.byId(event.id);
+      const original = this.byId(event.id);
       if (original) return { event: original, duplicate: true };
       const stored = sealEvent(event, this.lastSequence() + 1, receivedAt, this.previousHash);
       this.previousHash = stored.hash;
-      this.events.push(stored);
+      this.push(stored);
       return { event: stored, duplicate: false };
     });
-  }
-
-  readAfter(afterSequence: number, limit: number): StoredAuditEvent[] {
-    return this.events.readAfter(afterSequence, limit);
-  }
-
-  firstSequence(): number {
-    return this.events.firstSequence();
-  }
-
-  lastSequence(): number {
-    return this.events.lastSequence();
-  }
-
-  sequenceBefore(time: Date): number {
-    return this.events.sequenceBefore(time);
-  }
-
-  query(q: HistoryQuery): HistoryPage {
-    return this.events.query(q);
   }
 
   verifyChain(fromSequence = this.firstSequence(), toSequence = this.lastSequence()): ChainVerification {
@@ -60,8 +39,8 @@ export class MemoryEventLog implements EventLog {
     const to = Math.min(toSequence, this.lastSequence());
     let checked = 0;
     for (let seq = from; seq <= to; seq++) {
-      const e = this.events.get(seq)!;
-      const previous = seq > first ? this.events.get(seq - 1)!.hash : e.previousHash;
+      const e = this.get(seq)!;
+      const previous = seq > first ? this.get(seq - 1)!.hash : e.previousHash;
       const kind = !Buffer.from(computeHash(e)).equals(e.hash) ? 'hash_mismatch'
         : !Buffer.from(previous).equals(e.previousHash) ? 'previous_hash_mismatch' : undefined;
       if (kind) return { ok: false, checked, firstSequence: from, lastSequence: to, firstBreak: { sequence: seq, kind } };

@@ -2,11 +2,11 @@ import type { StoredAuditEvent } from '../domain/event.js';
 import { matchesHistoryQuery, type HistoryPage, type HistoryQuery } from '../domain/history.js';
 
 /**
- * Events held in memory by sequence, with the reads every in-memory log shares: the bounded memory
- * log and the cluster node's replica of the Kafka topic. Keeps at least the newest `capacity` events;
- * history scans are linear.
+ * Events held in memory by sequence, with the reads every in-memory log shares: the base of the
+ * bounded memory log and of the cluster node's replica of the Kafka topic. Keeps at least the newest
+ * `capacity` events; history scans are linear.
  */
-export class MemoryEvents {
+export abstract class MemoryEvents {
   /** events[i] has sequence first + i. */
   private events: StoredAuditEvent[] = [];
   private first = 1;
@@ -15,7 +15,7 @@ export class MemoryEvents {
   constructor(private readonly capacity: number) {}
 
   /** Appends an event sealed with sequence lastSequence() + 1; returns the events evicted to make room. */
-  push(event: StoredAuditEvent): StoredAuditEvent[] {
+  protected push(event: StoredAuditEvent): StoredAuditEvent[] {
     this.events.push(event);
     this.idToSequence.set(event.id, event.sequence);
     // Evict in chunks so the array shift is amortised rather than paid per append.
@@ -27,7 +27,7 @@ export class MemoryEvents {
     return evicted;
   }
 
-  get(sequence: number): StoredAuditEvent | undefined {
+  protected get(sequence: number): StoredAuditEvent | undefined {
     return this.events[sequence - this.first];
   }
 

@@ -1,6 +1,6 @@
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
-import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
+import type { ChainVerification } from '../domain/history.js';
 import type { AppendResult, ResolvedCursor } from '../domain/ports.js';
 import { computeHash } from './hash-chain.js';
 import { MemoryEvents } from './memory-events.js';
@@ -34,13 +34,12 @@ interface PartitionIndex {
  * The hash chain runs per partition and covers the offset in place of the local sequence, so every
  * node computes identical hashes. An id is stored once: a later record with a held id is a duplicate.
  */
-export class ReplicaLog {
-  private readonly events: MemoryEvents;
+export class ReplicaLog extends MemoryEvents {
   private readonly partitions: PartitionIndex[];
 
   /** `startOffsets`: where this node began reading each partition. */
   constructor(startOffsets: readonly number[], capacity: number) {
-    this.events = new MemoryEvents(capacity);
+    super(capacity);
     this.partitions = startOffsets.map((offset) => ({ offsets: [], sequences: [], lastHash: EMPTY, heldFrom: offset, next: offset }));
   }
 
@@ -58,12 +57,12 @@ export class ReplicaLog {
     const p = this.partitions[record.partition];
     if (record.offset < p.next) return undefined;
     p.next = record.offset + 1;
-    const original = this.events.byId(record.event.id);
+    const original = this.byId(record.event.id);
     if (original) return { event: original, duplicate: true };
     const chained = { ...record.event, sequence: record.offset, receivedAt: record.receivedAt, previousHash: p.lastHash };
     const stored: StoredAuditEvent = {
       ...chained,
-      sequence: this.events.lastSequence() + 1,
+      sequence: this.lastSequence() + 1,
       hash: computeHash(chained),
       position: { partition: record.partition, offset: record.offset },
       cursor: encodePartitionCursor(this.nextOffsets()),
@@ -71,7 +70,7 @@ export class ReplicaLog {
     p.lastHash = stored.hash;
     p.offsets.push(record.offset);
     p.sequences.push(stored.sequence);
-    this.forget(this.events.push(stored));
+    this.forget(this.push(stored));
     return { event: stored, duplicate: false };
   }
 
@@ -83,7 +82,7 @@ export class ReplicaLog {
 
   /** The token just after local `sequence`: for each partition, the first offset not covered. */
   cursorAt(sequence: number): string {
-    const held = this.events.get(Math.min(sequence, this.events.lastSequence()));
+    const held = this.get(Math.min(sequence, this.lastSequence()));
     if (held?.cursor) return held.cursor;
     // Before every held event: each partition from its first held offset.
     return encodePartitionCursor(this.partitions.map((p) => p.offsets[0] ?? p.next));
@@ -96,7 +95,7 @@ export class ReplicaLog {
    */
   resolveCursor(token: string, field: string): ResolvedCursor {
     const next = decodePartitionCursor(token, this.partitions.length, field);
-    let afterSequence = this.events.lastSequence();
+    let afterSequence = this.lastSequence();
     this.partitions.forEach((p, i) => {
       if (next[i] < p.heldFrom) {
         throw new AppError('FAILED_PRECONDITION', `is older than this node's history (partition ${i} is held from offset ${p.heldFrom}); subscribe without it or with a time range`, field);
@@ -107,30 +106,6 @@ export class ReplicaLog {
     return { afterSequence, seen: (e) => e.position !== undefined && e.position.offset < next[e.position.partition] };
   }
 
-  readAfter(afterSequence: number, limit: number): StoredAuditEvent[] {
-    return this.events.readAfter(afterSequence, limit);
-  }
-
-  firstSequence(): number {
-    return this.events.firstSequence();
-  }
-
-  lastSequence(): number {
-    return this.events.lastSequence();
-  }
-
-  sequenceBefore(time: Date): number {
-    return this.events.sequenceBefore(time);
-  }
-
-  query(q: HistoryQuery): HistoryPage {
-    return this.events.query(q);
-  }
-
-  byId(id: string): StoredAuditEvent | undefined {
-    return this.events.byId(id);
-  }
-
   /** Recomputes each partition's chain over the held events in [from, to]; stops at the first break. */
   verifyChain(fromSequence = this.firstSequence(), toSequence = this.lastSequence()): ChainVerification {
     const from = Math.max(fromSequence, this.firstSequence());
@@ -138,7 +113,7 @@ export class ReplicaLog {
     const previous = new Map<number, Uint8Array>();
     let checked = 0;
     for (let seq = from; seq <= to; seq++) {
-      const e = this.events.get(seq)!;
+      const e = this.get(seq)!;
       const partition = e.position!.partition;
       const expected = previous.get(partition) ?? e.previousHash; // a partition's first held event anchors it
       const kind = !computeHash({ ...e, sequence: e.position!.offset }).equals(e.hash) ? 'hash_mismatch'
