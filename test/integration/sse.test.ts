@@ -55,10 +55,14 @@ test('Last-Event-ID resumes exactly after the last event seen', async () => {
     assert.deepEqual((await second.eventsUntil(3)).map((e) => e.entityId), ['c3', 'c4', 'c5']);
     second.close();
 
-    // A first connection can start from a position with after_sequence.
+    // A first connection can start from a position with after_sequence, or after_cursor.
     const third = await SseClient.open(`${url}&after_sequence=0`);
-    assert.deepEqual((await third.eventsUntil(5)).map((e) => e.entityId), ['c1', 'c2', 'c3', 'c4', 'c5']);
+    const all = await third.eventsUntil(5);
+    assert.deepEqual(all.map((e) => e.entityId), ['c1', 'c2', 'c3', 'c4', 'c5']);
     third.close();
+    const fourth = await SseClient.open(`${url}&after_cursor=${all[2].cursor}`);
+    assert.deepEqual((await fourth.eventsUntil(2)).map((e) => e.entityId), ['c4', 'c5']);
+    fourth.close();
   } finally {
     await server.close();
   }

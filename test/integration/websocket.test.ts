@@ -78,6 +78,9 @@ test('a client that reconnects with after_sequence gets exactly what it missed',
     await publish(server.client, { entityType: 'call', entityId: 'c7' });
     const resumed = await second.eventsUntil('r', 4);
     assert.deepEqual(resumed.map((e) => e.entityId), ['c4', 'c5', 'c6', 'c7']);
+    // The same with the event's cursor token (what a cluster node hands out), on the same connection.
+    await second.subscribe('t', { filter: { entity_types: ['call'] }, after_cursor: resumed[1].cursor });
+    assert.deepEqual((await second.eventsUntil('t', 2)).map((e) => e.entityId), ['c6', 'c7']);
     second.close();
   } finally {
     await server.close();
@@ -156,6 +159,8 @@ test('malformed frames get an error frame naming the problem and the connection 
       [{ type: 'subscribe', id: 'd', filter: { expression: 'event.(' } }, 'filter.expression', /.+/],
       [{ type: 'subscribe', id: 'e', after_sequence: 'abc' }, 'after_sequence', /is not a sequence/],
       [{ type: 'subscribe', id: 'f', after_sequence: '999' }, 'after_sequence', /beyond the last stored sequence/],
+      [{ type: 'subscribe', id: 'h', after_cursor: 'p1.4.2' }, 'after_cursor', /is not a cursor this server issued/],
+      [{ type: 'subscribe', id: 'i', after_cursor: '1', after_sequence: 1 }, 'after_cursor', /not both/],
       [{ type: 'subscribe', id: 'g', filtre: {} }, 'filtre', /unknown field/],
     ];
     for (const [sent, field, message] of cases) {

@@ -17,9 +17,9 @@ const RETRY_MS = 2_000;
 
 /**
  * An event stream as the pump sees it: res.write() false means wait for 'drain'. Each event is its
- * own SSE message whose `id:` is its resume token (the sequence on a single node), so Last-Event-ID resumes exactly; heartbeats are
- * comments that also carry `id:` with the resume cursor, which moves a browser's Last-Event-ID past
- * events that did not match without showing anything.
+ * own SSE message whose `id:` is its resume token (the sequence on a single node), so Last-Event-ID
+ * resumes exactly; heartbeats are comments that also carry `id:` with the resume token, which moves a
+ * browser's Last-Event-ID past events that did not match without showing anything.
  */
 class SseSink implements StreamSink {
   constructor(
