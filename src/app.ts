@@ -85,7 +85,9 @@ export class App {
     const grpc = new GrpcServer(service);
     const port = await grpc.listen(config.server.host, config.server.grpc_port, tls);
     // The WebSocket and SSE bridges share the dispatcher, limits, pump settings and stream set.
-    const downstreams = (): DownstreamStatus[] => (kafka ? [kafka.status()] : []);
+    // The Kafka forwarder, or in cluster mode the shared log: circuit and lag in /metrics and /readyz.
+    const downstreams = (): DownstreamStatus[] => [kafka?.status(), eventLog instanceof ClusterLog ? eventLog.status() : undefined]
+      .filter((d): d is DownstreamStatus => d !== undefined);
     const metrics = new Metrics({ dispatcher, log: eventLog, downstreams });
     dispatcher.observer = metrics;
     const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving));

@@ -8,7 +8,7 @@ export interface DownstreamStatus {
   readonly name: string;
   /** cockatiel's circuit state: closed, open, half-open, isolated. */
   readonly circuit: 'closed' | 'open' | 'half-open' | 'isolated';
-  /** Stored events not yet handed to the downstream. */
+  /** Forwarder: stored events not yet handed to Kafka. Cluster log: records in the topic this node has not read yet. */
   readonly lag: number;
   readonly deadLetters: number;
 }
@@ -75,7 +75,7 @@ export class Metrics implements DeliveryObserver {
       [[{}, Math.max(0, log.lastSequence() - log.firstSequence() + 1)]]);
     gauge('auditstream_circuit_state', 'Circuit breaker per downstream: 0 closed, 1 half-open, 2 open, 3 isolated.', ['downstream'], () =>
       sources.downstreams().map((d) => [{ downstream: d.name }, CIRCUIT_VALUE[d.circuit]]));
-    gauge('auditstream_forwarder_lag_events', 'Stored events not yet acknowledged by the downstream.', ['downstream'], () =>
+    gauge('auditstream_forwarder_lag_events', 'Events behind per downstream: kafka, stored but not acknowledged; kafka-log (cluster mode), in the topic but not read by this node.', ['downstream'], () =>
       sources.downstreams().map((d) => [{ downstream: d.name }, d.lag]));
     gauge('auditstream_dead_letters', 'Events a downstream rejected for good, waiting for redrive.', ['downstream'], () =>
       sources.downstreams().map((d) => [{ downstream: d.name }, d.deadLetters]));

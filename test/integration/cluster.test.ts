@@ -77,6 +77,10 @@ test('published on node A, subscribed on B and C: the same events, none missing 
   // Both nodes chained each partition identically.
   const hashes = (events: AuditEvent[]) => Object.fromEntries(events.map((e) => [e.id, Buffer.from(e.hash).toString('hex')]));
   assert.deepEqual(hashes(fromC), hashes(fromB));
+  // The shared log is a downstream in B's metrics: circuit closed, nothing left to read.
+  const metrics = await (await fetch(`http://127.0.0.1:${b.process.httpPort}/metrics`)).text();
+  assert.match(metrics, /^auditstream_circuit_state\{downstream="kafka-log"\} 0$/m);
+  assert.match(metrics, /^auditstream_forwarder_lag_events\{downstream="kafka-log"\} 0$/m);
   onB.cancel();
   onC.cancel();
 });

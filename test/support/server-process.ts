@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly grpcPort: number;
+  readonly httpPort: number;
   /** Resolves with the exit code once the process has exited. */
   readonly exited: Promise<number | null>;
   /** SIGTERM (graceful), resolving with the exit code. */
@@ -30,16 +31,16 @@ export async function startServerProcess(configYaml: string, databaseFile?: stri
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const grpcPort = await new Promise<number>((resolve, reject) => {
+  const { grpcPort, httpPort } = await new Promise<{ grpcPort: number; httpPort: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before serving: ${stderr}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const port = (JSON.parse(line) as { grpcPort?: number }).grpcPort;
-      if (port) resolve(port);
+      const ports = JSON.parse(line) as { grpcPort?: number; httpPort?: number };
+      if (ports.grpcPort) resolve({ grpcPort: ports.grpcPort, httpPort: ports.httpPort ?? 0 });
     });
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
-    child, grpcPort, exited,
+    child, grpcPort, httpPort, exited,
     stop: () => {
       child.kill('SIGTERM');
       return exited;

@@ -8,12 +8,12 @@ import type { NewAuditEvent } from '../../domain/event.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../../domain/history.js';
 import type { AppendResult, Clock, EventLog, ResolvedCursor } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
-import { KafkaPolicy } from '../../policies/kafka-policy.js';
+import { type CircuitName, KafkaPolicy } from '../../policies/kafka-policy.js';
 import { ReplicaLog } from '../../store/replica-log.js';
 import { createKafkaClient, producerConfig, sendSettings } from './client.js';
 import { keyFor, type OutgoingRecord } from './records.js';
 import { KafkaSender } from './sender.js';
-import { prepareTopic, TopicReader } from './topic-reader.js';
+import { prepareTopic, type TopicLayout, TopicReader } from './topic-reader.js';
 
 /** Names the publishing node and call on each record, so the node can answer once it reads it back. */
 const ORIGIN_HEADER = 'auditstream-origin';
@@ -43,7 +43,8 @@ export class ClusterLog implements EventLog {
   /** Unique per process: records from a restarted node never answer the old process's calls. */
   private readonly origin = randomUUID();
   private calls = 0;
-  private caughtUp?: () => void;
+  /** Resolves the start once this node has read up to where the topic stood then. */
+  private caughtUp?: { readonly through: readonly number[]; readonly resolve: () => void };
   private closed = false;
 
   private constructor(
@@ -52,7 +53,8 @@ export class ClusterLog implements EventLog {
     private readonly sender: KafkaSender,
     private readonly policy: KafkaPolicy,
     private readonly o: ClusterLogOptions,
-    private readonly high: readonly number[],
+    /** Per partition, the newest high watermark seen: how far the topic reaches. */
+    private readonly high: number[],
   ) {}
 
   /** Connects, loads cluster.history of the topic and resolves once this node has read up to where the topic stood. */
@@ -62,7 +64,7 @@ export class ClusterLog implements EventLog {
     const logger = o.logger.child({ component: 'cluster', node: nodeId });
     const kafka = createKafkaClient(o.kafka, logger, 5);
     const admin = kafka.admin();
-    const layout = await admin.connect()
+    const layout: TopicLayout = await admin.connect()
       .then(() => prepareTopic(admin, cluster.topic, cluster.partitions, o.clock.now().getTime() - cluster.history))
       .catch((err: unknown) => {
         throw new Error(`cluster mode: cannot open topic ${cluster.topic} on ${o.kafka.brokers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`);
@@ -78,9 +80,9 @@ export class ClusterLog implements EventLog {
     const sender = new KafkaSender(kafka, producerConfig(o.kafka), { ...sendSettings(o.kafka), acks: -1 });
     const reader = new TopicReader(kafka, cluster.topic, `auditstream.${nodeId}.${randomUUID()}`, logger);
     const log = new ClusterLog(new ReplicaLog(layout.start, cluster.max_events), reader, sender, policy, { ...o, logger }, layout.high);
-    const ready = new Promise<void>((resolve) => (log.caughtUp = resolve));
+    const ready = new Promise<void>((resolve) => (log.caughtUp = { through: [...layout.high], resolve }));
     log.checkCaughtUp();
-    await reader.start(() => log.replica.nextOffsets(), (partition, messages) => log.consume(partition, messages));
+    await reader.start(() => log.replica.nextOffsets(), (partition, messages, high) => log.consume(partition, messages, high));
     await ready;
     logger.info({ topic: cluster.topic, partitions: layout.partitions, events: log.lastSequence() }, 'cluster log loaded');
     return log;
@@ -177,7 +179,8 @@ export class ClusterLog implements EventLog {
   }
 
   /** Stores a batch read from one partition, hands it to the dispatcher, then answers our own appends. */
-  private consume(partition: number, messages: KafkaMessage[]): void {
+  private consume(partition: number, messages: KafkaMessage[], highWatermark: number): void {
+    this.high[partition] = Math.max(this.high[partition], highWatermark);
     const results: AppendResult[] = [];
     const answers: Array<[Pending, AppendResult]> = [];
     for (const m of messages) {
@@ -206,11 +209,18 @@ export class ClusterLog implements EventLog {
     this.checkCaughtUp();
   }
 
+  /** For metrics and readiness, as a downstream: its circuit, and the records this node has not read yet. */
+  status(): { name: string; circuit: CircuitName; lag: number; deadLetters: number } {
+    const next = this.replica.nextOffsets();
+    const lag = this.high.reduce((sum, high, p) => sum + Math.max(0, high - next[p]), 0);
+    return { name: 'kafka-log', circuit: this.policy.circuit, lag, deadLetters: 0 };
+  }
+
   private checkCaughtUp(): void {
     if (!this.caughtUp) return;
     const next = this.replica.nextOffsets();
-    if (this.high.every((high, p) => next[p] >= high)) {
-      this.caughtUp();
+    if (this.caughtUp.through.every((high, p) => next[p] >= high)) {
+      this.caughtUp.resolve();
       this.caughtUp = undefined;
     }
   }

@@ -32,6 +32,9 @@ export async function prepareTopic(admin: Admin, topic: string, partitions: numb
   return { partitions: count, start, high };
 }
 
+/** Takes one partition's batch, with the partition's high watermark when it was fetched. */
+export type BatchHandler = (partition: number, messages: KafkaMessage[], highWatermark: number) => void;
+
 /**
  * Reads every partition of the topic in offset order per partition, one batch at a time, from the
  * position its owner gives (the replica's own: nothing is committed to Kafka). Each consumer has a
@@ -59,7 +62,7 @@ export class TopicReader {
   ) {}
 
   /** Starts reading at `position()` (next offset per partition); a failure to start rejects. */
-  async start(position: () => readonly number[], onBatch: (partition: number, messages: KafkaMessage[]) => void): Promise<void> {
+  async start(position: () => readonly number[], onBatch: BatchHandler): Promise<void> {
     const consumer = this.kafka.consumer({
       groupId: `${this.groupPrefix}.${++this.generation}`,
       // Fetches return as soon as a record arrives; this bounds an idle poll, not the latency.
@@ -76,7 +79,7 @@ export class TopicReader {
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     const running = consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => onBatch(batch.partition, batch.messages),
+      eachBatch: async ({ batch }) => onBatch(batch.partition, batch.messages, Number(batch.highWatermark)),
     });
     // run() creates the consumer group synchronously: seeking now applies before the first fetch.
     position().forEach((offset, partition) => consumer.seek({ topic: this.topic, partition, offset: String(offset) }));
@@ -89,7 +92,7 @@ export class TopicReader {
     await this.consumer?.disconnect().catch((err: unknown) => this.logger.warn({ err }, 'cluster topic reader did not disconnect cleanly'));
   }
 
-  private async restart(position: () => readonly number[], onBatch: (partition: number, messages: KafkaMessage[]) => void): Promise<void> {
+  private async restart(position: () => readonly number[], onBatch: BatchHandler): Promise<void> {
     await this.restarts.execute(async () => {
       if (this.stopped) return;
       await this.consumer?.disconnect().catch(() => undefined);
