@@ -4,6 +4,7 @@ import kafkajs, { type KafkaConfig, type LogEntry, type ProducerConfig, type SAS
 import createSnappyCodec from 'kafkajs-snappy';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
+import { KafkaPolicy } from '../../policies/kafka-policy.js';
 
 const { CompressionCodecs, CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
 
@@ -55,6 +56,17 @@ export function producerConfig(k: KafkaSettings): ProducerConfig {
     // Murmur2 like the Java client, so keys land in the partitions other Kafka clients expect.
     createPartitioner: Partitioners.DefaultPartitioner,
   };
+}
+
+/** The one cockatiel policy (retry outside a breaker) around sends, from kafka.* settings. */
+export function kafkaPolicy(k: KafkaSettings): KafkaPolicy {
+  return new KafkaPolicy({
+    maxRetries: k.max_retries,
+    retryDelayMs: k.retry_delay,
+    retryBackoffMs: k.retry_backoff,
+    breakerThreshold: k.circuit_breaker.threshold,
+    halfOpenAfterMs: k.circuit_breaker.half_open_after,
+  });
 }
 
 export function sendSettings(k: KafkaSettings): SendSettings {

@@ -8,9 +8,9 @@ import type { NewAuditEvent } from '../../domain/event.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../../domain/history.js';
 import type { AppendResult, Clock, EventLog, ResolvedCursor } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
-import { type CircuitName, KafkaPolicy } from '../../policies/kafka-policy.js';
+import type { CircuitName, KafkaPolicy } from '../../policies/kafka-policy.js';
 import { ReplicaLog } from '../../store/replica-log.js';
-import { createKafkaClient, producerConfig, sendSettings } from './client.js';
+import { createKafkaClient, kafkaPolicy, producerConfig, sendSettings } from './client.js';
 import { keyFor, type OutgoingRecord } from './records.js';
 import { KafkaSender } from './sender.js';
 import { prepareTopic, type TopicLayout, TopicReader } from './topic-reader.js';
@@ -70,13 +70,7 @@ export class ClusterLog implements EventLog {
         throw new Error(`cluster mode: cannot open topic ${cluster.topic} on ${o.kafka.brokers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`);
       })
       .finally(() => admin.disconnect());
-    const policy = new KafkaPolicy({
-      maxRetries: o.kafka.max_retries,
-      retryDelayMs: o.kafka.retry_delay,
-      retryBackoffMs: o.kafka.retry_backoff,
-      breakerThreshold: o.kafka.circuit_breaker.threshold,
-      halfOpenAfterMs: o.kafka.circuit_breaker.half_open_after,
-    });
+    const policy = kafkaPolicy(o.kafka);
     const sender = new KafkaSender(kafka, producerConfig(o.kafka), { ...sendSettings(o.kafka), acks: -1 });
     const reader = new TopicReader(kafka, cluster.topic, `auditstream.${nodeId}.${randomUUID()}`, logger);
     const log = new ClusterLog(new ReplicaLog(layout.start, cluster.max_events), reader, sender, policy, { ...o, logger }, layout.high);
@@ -197,9 +191,9 @@ export class ClusterLog implements EventLog {
       const result = this.replica.add({ ...record, partition, offset });
       if (!result) continue; // read again after a consumer restart
       results.push(result);
-      const origin = m.headers?.[ORIGIN_HEADER]?.toString();
-      const waiting = origin === undefined ? undefined : this.pending.get(origin);
-      if (waiting && origin) {
+      const origin = m.headers?.[ORIGIN_HEADER]?.toString() ?? '';
+      const waiting = this.pending.get(origin);
+      if (waiting) {
         this.pending.delete(origin);
         answers.push([waiting, result]);
       }

@@ -1,11 +1,10 @@
 import type { Dispatcher } from '../../dispatch/dispatcher.js';
 import type { DeadLetterStore } from '../../domain/dead-letters.js';
 import type { Logger } from '../../observability/logger.js';
-import { KafkaPolicy } from '../../policies/kafka-policy.js';
 import { MemoryDeadLetters } from '../../store/memory-dead-letters.js';
 import { SqliteDeadLetters } from '../../store/sqlite-dead-letters.js';
 import { SqliteEventLog } from '../../store/sqlite-event-log.js';
-import { createKafkaClient, type KafkaSettings, producerConfig, sendSettings } from './client.js';
+import { createKafkaClient, kafkaPolicy, type KafkaSettings, producerConfig, sendSettings } from './client.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { type CursorStore, KafkaForwarder, type ForwarderStatus } from './forwarder.js';
 import { KafkaSender, type RecordSender } from './sender.js';
@@ -51,13 +50,7 @@ export function createKafkaSink(k: KafkaSettings, deps: KafkaSinkDeps): KafkaSin
     cursor = { get: () => position, set: (sequence) => (position = sequence) };
     deadLetters = new MemoryDeadLetters();
   }
-  const policy = new KafkaPolicy({
-    maxRetries: k.max_retries,
-    retryDelayMs: k.retry_delay,
-    retryBackoffMs: k.retry_backoff,
-    breakerThreshold: k.circuit_breaker.threshold,
-    halfOpenAfterMs: k.circuit_breaker.half_open_after,
-  });
+  const policy = kafkaPolicy(k);
   const sender = deps.sender ?? new KafkaSender(createKafkaClient(k, logger), producerConfig(k), sendSettings(k));
   const forwarder = new KafkaForwarder(
     {
