@@ -29,8 +29,10 @@ export function queryHistory(log: EventLog, req: HistoryRequest): HistoryPage {
   const { filter } = req;
   const compiled = filter.expression ? compileFilter(filter, req.maxExpressionLength) : undefined;
   const { viewer } = req;
+  // Visibility first, then the expression on the caller's own view (see restrictTo); the indexed
+  // fields the log filters by are never masked.
   const predicate = viewer
-    ? (e: StoredAuditEvent) => viewer.allows(e) && (compiled?.matches(e) ?? true)
+    ? (e: StoredAuditEvent) => viewer.allows(e) && (compiled?.matches(viewer.present(e)) ?? true)
     : compiled && ((e: StoredAuditEvent) => compiled.matches(e));
   const page = log.query({
     eventTypes: filter.eventTypes, severities: filter.severities, minSeverity: filter.minSeverity,

@@ -96,8 +96,13 @@ export function excluding(filter: CompiledFilter, seen: ((e: StoredAuditEvent) =
   return { ...filter, matches: (e) => !seen(e) && filter.matches(e) };
 }
 
-/** The filter ANDed with what the caller may see, so the index, live routing and catch-up all apply it. */
+/**
+ * The filter ANDed with what the caller may see, so the index, live routing and catch-up all apply it.
+ * Visibility comes first and the caller's filter then runs on the copy the caller would receive (masked
+ * for a masked role): a filter over data the caller cannot see would be an oracle for it (guessing a
+ * masked value by prefix, one subscription per guess).
+ */
 export function restrictTo(filter: CompiledFilter, viewer: Viewer | undefined): CompiledFilter {
   if (!viewer) return filter;
-  return { ...filter, matches: (e) => filter.matches(e) && viewer.allows(e) };
+  return { ...filter, matches: (e) => viewer.allows(e) && filter.matches(viewer.present(e)) };
 }
