@@ -158,6 +158,13 @@ export const configSchema = z.strictObject({
       subject_claim: z.string().default('sub'),
       roles_claim: z.string().default('roles'),
       scopes_claim: z.string().default('scope'),
+      /** Accept tokens with no exp claim (they never expire); off: such a token is UNAUTHENTICATED. */
+      allow_tokens_without_exp: flag.default(false),
+      /**
+       * Longest a token may live: exp - iat (or exp - now without iat). 24h: a leaked token is good for
+       * a day at most, while a daily-rotated service token and any interactive session token still pass.
+       */
+      max_token_lifetime: duration.refine((ms) => ms > 0, 'must be longer than 0').default(86_400_000),
     }).prefault({}),
     /** Roles for callers identified by a client certificate (mutual TLS), by subject CN. */
     certificate_roles: z.record(z.string(), z.array(z.string())).default({}),

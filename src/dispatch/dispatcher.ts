@@ -44,6 +44,11 @@ export interface DispatcherCounters {
   failedByReason: Record<string, number>;
 }
 
+/** NOT_FOUND for a subscription id: also what a caller gets for another caller's id, so ids cannot be probed. */
+export function unknownSubscription(id: string): AppError {
+  return new AppError('NOT_FOUND', `no active subscription ${JSON.stringify(id)}`, 'subscription_id');
+}
+
 /**
  * The core, with no knowledge of transports: takes validated events into the ingest lanes, stores
  * them through the log, and routes each stored event to the subscriptions whose filters match.
@@ -137,7 +142,7 @@ export class Dispatcher {
 
   subscription(id: string): Subscription {
     const sub = this.registry.get(id);
-    if (!sub) throw new AppError('NOT_FOUND', `no active subscription ${JSON.stringify(id)}`, 'subscription_id');
+    if (!sub) throw unknownSubscription(id);
     return sub;
   }
 

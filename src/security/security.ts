@@ -21,6 +21,9 @@ export interface Credentials {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
+/** Distinct unknown role names logged; beyond it they are no longer logged, so callers cannot grow memory. */
+export const MAX_LOGGED_UNKNOWN_ROLES = 1_000;
+
 /**
  * Authentication, the roles table, redaction and rate limits, for every transport alike. With
  * security off, every caller is a local admin; the service then refuses to listen beyond loopback
@@ -33,10 +36,15 @@ export class Security {
   readonly connections: ConcurrencyLimiter;
   private readonly redactor: Redactor;
   private readonly localAdmin = new Permissions(LOCAL_ADMIN);
+  /** Unknown role names already logged (at most MAX_LOGGED_UNKNOWN_ROLES). */
+  private readonly unknownRoles = new Set<string>();
+  private unknownRolesFull = false;
+  private readonly onUnknownRole = (name: string): void => this.unknownRole(name);
 
   private constructor(
     readonly settings: SecuritySettings,
     private readonly tokens: TokenVerifier | undefined,
+    private readonly warn: (message: string) => void = () => undefined,
   ) {
     const r = settings.rate_limits;
     this.publishRate = new RateLimiter(r.publish_per_second, r.publish_burst, 'publish');
@@ -52,12 +60,12 @@ export class Security {
         throw new Error(`refusing to listen on ${host} with security off: enable security, or set security.allow_insecure: true`);
       }
       warn(`security is off: every caller is treated as an admin${LOOPBACK.test(host) ? ' (listening on loopback only)' : ''}`);
-      return new Security(settings, undefined);
+      return new Security(settings, undefined, warn);
     }
     const { jwt } = settings;
     const hasTokens = Boolean(jwt.secret || jwt.public_key_file || jwt.jwks_file);
     if (!hasTokens && !settings.tls.client_ca_file) throw new Error('security.enabled needs security.jwt keys or security.tls.client_ca_file (mutual TLS)');
-    return new Security(settings, hasTokens ? await TokenVerifier.create(jwt) : undefined);
+    return new Security(settings, hasTokens ? await TokenVerifier.create(jwt) : undefined, warn);
   }
 
   /** TLS material for both servers, when configured. */
@@ -73,10 +81,24 @@ export class Security {
     let identity: Identity | undefined;
     if (credentials.token !== undefined && this.tokens) identity = await this.tokens.verify(credentials.token);
     else if (credentials.certificateSubject) {
-      identity = { subject: credentials.certificateSubject, roles: this.settings.certificate_roles[credentials.certificateSubject] ?? [], scopes: [] };
+      const roles = this.settings.certificate_roles;
+      const subject = credentials.certificateSubject;
+      identity = { subject, roles: Object.hasOwn(roles, subject) ? roles[subject] : [], scopes: [] };
     } else if (this.tokens) identity = await this.tokens.verify(undefined);
     if (!identity) throw new AppError('UNAUTHENTICATED', 'a client certificate or a bearer token is required');
-    return new Permissions(identity);
+    return new Permissions(identity, this.onUnknownRole);
+  }
+
+  /** Logs each unknown role name once (a typo in the issuer's roles, or a hostile token), up to a bound. */
+  private unknownRole(name: string): void {
+    if (this.unknownRoles.has(name) || this.unknownRolesFull) return;
+    if (this.unknownRoles.size >= MAX_LOGGED_UNKNOWN_ROLES) {
+      this.unknownRolesFull = true;
+      this.warn(`${MAX_LOGGED_UNKNOWN_ROLES} distinct unknown role names seen; further ones are ignored without logging`);
+      return;
+    }
+    this.unknownRoles.add(name);
+    this.warn(`ignoring unknown role ${JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}...` : name)} (not in the roles table)`);
   }
 
   viewer(permissions: Permissions): Viewer | undefined {
@@ -93,11 +115,12 @@ export class Security {
     return this.settings.enabled ? this.subscriptions.acquire(p.identity.subject) : () => undefined;
   }
 
-  /** Admins may act on any subscription; others on the ones they opened. */
-  requireOwnerOrOps(p: Permissions, owner: string): void {
-    if (!p.canOperate && owner !== p.identity.subject) {
-      throw new AppError('PERMISSION_DENIED', `${p.identity.subject} may only act on its own subscriptions`);
-    }
+  /**
+   * Admins may act on any subscription; others on the ones they opened. Callers answer another
+   * caller's subscription exactly as an unknown one (NOT_FOUND), so ids cannot be probed.
+   */
+  mayActOn(p: Permissions, owner: string): boolean {
+    return p.canOperate || owner === p.identity.subject;
   }
 
   requirePublish(p: Permissions): void {
@@ -106,6 +129,15 @@ export class Security {
 
   requireRead(p: Permissions): void {
     if (!p.canRead) throw new AppError('PERMISSION_DENIED', `${p.identity.subject} may not subscribe or query (role publisher)`);
+  }
+
+  requireErase(p: Permissions): void {
+    if (!p.canErase) throw new AppError('PERMISSION_DENIED', `${p.identity.subject} may not erase events (roles admin and compliance)`);
+  }
+
+  /** GET /metrics with security on (roles admin and operator). */
+  requireMetrics(p: Permissions): void {
+    if (!p.canReadMetrics) throw new AppError('PERMISSION_DENIED', `${p.identity.subject} may not read metrics (roles admin and operator)`);
   }
 
   requireOps(p: Permissions): void {

@@ -26,10 +26,26 @@ function claimList(value: unknown): string[] {
   return [];
 }
 
+/** Seconds of clock difference tolerated between the token's issuer and this server (exp, nbf, iat). */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
+/** Why jose refused a token, in words that name the claim but reveal nothing secret. */
+function refusal(err: unknown): string {
+  const { code, claim, reason } = err as { code?: string; claim?: string; reason?: string };
+  if (code === 'ERR_JWT_EXPIRED') return 'the token has expired';
+  if (code !== 'ERR_JWT_CLAIM_VALIDATION_FAILED') return 'the token is not valid';
+  if (reason === 'missing') return `the token has no ${claim} claim`;
+  if (claim === 'nbf' && reason === 'check_failed') return 'the token is not valid yet (its nbf claim is in the future)';
+  return `the token's ${claim ?? ''} claim is not acceptable`;
+}
+
 /**
  * Verifies bearer tokens (JWT, with jose): signature, expiry and not-before (with a small clock
  * tolerance), issuer and audience when configured; the subject, roles and scopes come from the
- * configured claims. Any failure is UNAUTHENTICATED with a reason that reveals nothing secret.
+ * configured claims. `exp` is required unless security.jwt.allow_tokens_without_exp, a token may
+ * live at most security.jwt.max_token_lifetime (exp - iat, or exp - now without iat), and one issued
+ * in the future (iat beyond the tolerance) is refused. Any failure is UNAUTHENTICATED with a reason
+ * that names the claim but reveals nothing secret.
  */
 export class TokenVerifier {
   private constructor(
@@ -43,7 +59,7 @@ export class TokenVerifier {
     return new TokenVerifier(settings, key, algorithms);
   }
 
-  async verify(token: string | undefined): Promise<Identity> {
+  async verify(token: string | undefined, nowMs = Date.now()): Promise<Identity> {
     if (!token) throw new AppError('UNAUTHENTICATED', 'a bearer token is required');
     let payload: JWTPayload;
     try {
@@ -51,17 +67,29 @@ export class TokenVerifier {
         algorithms: this.algorithms,
         issuer: this.settings.issuer,
         audience: this.settings.audience,
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        currentDate: new Date(nowMs),
+        requiredClaims: this.settings.allow_tokens_without_exp ? [] : ['exp'],
       }));
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      const reason = code === 'ERR_JWT_EXPIRED' ? 'the token has expired'
-        : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' ? `the token's ${(err as { claim?: string }).claim ?? ''} claim is not acceptable`
-        : 'the token is not valid';
-      throw new AppError('UNAUTHENTICATED', reason);
+      throw new AppError('UNAUTHENTICATED', refusal(err));
     }
+    this.checkTimes(payload, nowMs / 1000);
     const subject = payload[this.settings.subject_claim];
     if (typeof subject !== 'string' || subject === '') throw new AppError('UNAUTHENTICATED', `the token has no ${this.settings.subject_claim} claim`);
     return { subject, roles: claimList(payload[this.settings.roles_claim]), scopes: claimList(payload[this.settings.scopes_claim]) };
+  }
+
+  /** What jose leaves to us: iat not in the future, and the lifetime cap. jose has checked they are numbers. */
+  private checkTimes({ iat, exp }: JWTPayload, now: number): void {
+    if (iat !== undefined && iat > now + CLOCK_TOLERANCE_SECONDS) throw new AppError('UNAUTHENTICATED', "the token's iat claim is in the future");
+    if (exp === undefined) return;
+    const maxSeconds = this.settings.max_token_lifetime / 1000;
+    // Without iat the remaining lifetime is all we can measure; the tolerance covers our clock being behind.
+    const lifetime = iat !== undefined ? exp - iat : exp - now - CLOCK_TOLERANCE_SECONDS;
+    if (lifetime > maxSeconds) {
+      const what = iat !== undefined ? 'too far after its iat claim' : 'too far in the future';
+      throw new AppError('UNAUTHENTICATED', `the token's exp claim is ${what}: it lives longer than security.jwt.max_token_lifetime allows`);
+    }
   }
 }

@@ -175,3 +175,134 @@ test('with security off the service refuses a non-loopback address unless allow_
   const config = parseConfig({ server: { host: '0.0.0.0', grpc_port: 0, http_port: 0 }, storage: { type: 'memory' } });
   await assert.rejects(App.start(config, { logger: createLogger('silent') }), /refusing to listen on 0\.0\.0\.0 with security off/);
 });
+
+describe('role names that are Object.prototype members are unknown roles', () => {
+  let server: TestServer;
+  let admin: string;
+  before(async () => {
+    server = await startServer(SECURE);
+    admin = await token('root', ['admin']);
+    await publishAs(server, admin, { type: EventType.EVENT_TYPE_LOGIN_FAILED, userId: 'alice', entityId: 'a-1' });
+    await publishAs(server, admin, { type: EventType.EVENT_TYPE_CALL_CREATED, userId: 'bob', entityId: 'b-1' });
+  });
+  after(() => server.close());
+
+  for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
+    test(`roles [${role}]: own events only, as with no known role, on gRPC, SSE and WebSocket`, async () => {
+      const jwt = await token('alice', [role]);
+      const expected = (await queryAs(server, await token('alice', []))).map((e) => e.entityId);
+      assert.deepEqual(expected, ['a-1']);
+      assert.deepEqual((await queryAs(server, jwt)).map((e) => e.entityId), expected);
+      const reader = subscribeAs(server, jwt, 0);
+      assert.deepEqual((await reader.eventsUntil(1)).map((e) => e.entityId), expected);
+      reader.cancel();
+      // Not an ops caller either: GetStats is PERMISSION_DENIED, not INTERNAL.
+      const stats = await fail(new Promise((res, rej) => server.client.getStats({}, bearer(jwt).metadata, (e, r) => (e ? rej(e) : res(r)))));
+      assert.equal(stats.code, status.PERMISSION_DENIED);
+      const sse = await SseClient.open(`${server.httpUrl}/v1/events?after_sequence=0`, { authorization: `Bearer ${jwt}` });
+      assert.deepEqual((await sse.eventsUntil(1)).map((e) => e.entityId), expected);
+      sse.close();
+      const ws = await WsClient.open(server.httpUrl, { headers: { authorization: `Bearer ${jwt}` } });
+      await ws.subscribe('s', { after_sequence: 0 });
+      assert.deepEqual((await ws.eventsUntil('s', 1)).map((e) => e.entityId), expected);
+      ws.socket.close();
+    });
+  }
+});
+
+describe('another caller\'s subscription id answers exactly as an unknown one', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer(SECURE);
+  });
+  after(() => server.close());
+
+  const unary = (method: 'getSubscriptionStats' | 'unsubscribe', jwt: string, subscriptionId: string) =>
+    new Promise<any>((res, rej) => server.client[method]({ subscriptionId }, bearer(jwt).metadata, (e: ServiceError | null, r: unknown) => (e ? rej(e) : res(r))));
+
+  test('GetSubscriptionStats and Unsubscribe over gRPC: same NOT_FOUND for a foreign and a missing id', async () => {
+    const alice = await token('alice', ['auditor']);
+    const bob = await token('bob', ['auditor']);
+    const reader = subscribeAs(server, alice);
+    const { subscriptionId } = await reader.started();
+    // The unknown id has the same length and shape, so the message differs only by the id it names.
+    const unknown = `${subscriptionId.slice(0, -1)}${subscriptionId.endsWith('0') ? '1' : '0'}`;
+    for (const method of ['getSubscriptionStats', 'unsubscribe'] as const) {
+      const foreign = await fail(unary(method, bob, subscriptionId));
+      const missing = await fail(unary(method, bob, unknown));
+      assert.equal(foreign.code, status.NOT_FOUND);
+      assert.deepEqual([foreign.code, foreign.details.replace(subscriptionId, '<id>')], [missing.code, missing.details.replace(unknown, '<id>')]);
+      assert.equal(foreign.details, `subscription_id: no active subscription ${JSON.stringify(subscriptionId)}`);
+    }
+    // The owner and an admin still see it; the subscription was not ended by bob's attempt.
+    assert.equal((await unary('getSubscriptionStats', alice, subscriptionId)).subscription.subscriptionId, subscriptionId);
+    assert.equal((await unary('getSubscriptionStats', await token('root', ['admin']), subscriptionId)).subscription.subscriptionId, subscriptionId);
+    await unary('unsubscribe', alice, subscriptionId);
+    assert.equal(await reader.ended(), 'OK');
+    const gone = await fail(unary('getSubscriptionStats', alice, subscriptionId));
+    assert.equal(gone.code, status.NOT_FOUND);
+  });
+
+  test('WebSocket unsubscribe: another connection\'s subscription id answers as an unknown one', async () => {
+    const alice = await WsClient.open(server.httpUrl, { headers: { authorization: `Bearer ${await token('alice', ['auditor'])}` } });
+    const bob = await WsClient.open(server.httpUrl, { headers: { authorization: `Bearer ${await token('bob', ['auditor'])}` } });
+    await alice.subscribe('shared');
+    bob.send({ type: 'unsubscribe', id: 'shared' });
+    const foreign = await bob.frame('error', 'shared');
+    alice.send({ type: 'unsubscribe', id: 'shared' });
+    await alice.frame('ended', 'shared');
+    bob.send({ type: 'unsubscribe', id: 'shared' });
+    const missing = await bob.until('a second error', () => bob.frames.filter((f: any) => f.type === 'error' && f.id === 'shared')[1]);
+    assert.equal(foreign.error.code, 'NOT_FOUND');
+    assert.deepEqual(foreign, missing);
+    alice.socket.close();
+    bob.socket.close();
+  });
+});
+
+describe('/metrics and /readyz with security on', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer(SECURE);
+  });
+  after(() => server.close());
+
+  const get = (pathname: string, headers: Record<string, string> = {}) => fetch(`${server.httpUrl}${pathname}`, { headers });
+
+  test('/metrics needs a bearer token with role admin or operator: 401 without one, 403 for other roles', async () => {
+    const none = await get('/metrics');
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+    assert.equal(((await none.json()) as any).error.code, 'UNAUTHENTICATED');
+    assert.equal((await get('/metrics', { authorization: 'Bearer not-a-token' })).status, 401);
+    assert.equal((await get('/metrics', { authorization: `Bearer ${await token('root', ['admin'], { secret: 'another-secret-of-at-least-32-bytes!!' })}` })).status, 401);
+    for (const role of ['auditor', 'publisher', 'security', 'compliance', 'toString']) {
+      const res = await get('/metrics', { authorization: `Bearer ${await token('x', [role])}` });
+      assert.equal(res.status, 403, role);
+      assert.equal(((await res.json()) as any).error.code, 'PERMISSION_DENIED');
+    }
+    // A token in the query string is not taken here: scrape URLs end up in logs.
+    assert.equal((await get(`/metrics?access_token=${await token('op', ['operator'])}`)).status, 401);
+    for (const role of ['operator', 'admin']) {
+      const res = await get('/metrics', { authorization: `Bearer ${await token('scraper', [role])}` });
+      assert.equal(res.status, 200, role);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      assert.match(await res.text(), /^# HELP /m);
+    }
+  });
+
+  test('/readyz answers 200 to anyone with only the status; admins and operators get the detail; /healthz stays open', async () => {
+    const minimal = await get('/readyz');
+    assert.equal(minimal.status, 200);
+    assert.deepEqual(await minimal.json(), { status: 'ready' });
+    for (const headers of [{ authorization: 'Bearer junk' }, { authorization: `Bearer ${await token('a', ['auditor'])}` }, { authorization: 'Basic abc' }]) {
+      const res = await get('/readyz', headers);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { status: 'ready' });
+    }
+    const detailed = await get('/readyz', { authorization: `Bearer ${await token('op', ['operator'])}` });
+    assert.deepEqual(await detailed.json(), { status: 'ready', ready: true, log: 'writable', shuttingDown: false, downstreams: [] });
+    const health = await get('/healthz');
+    assert.deepEqual([health.status, await health.json()], [200, { status: 'ok' }]);
+  });
+});

@@ -6,7 +6,7 @@ import type {
 import { toNewEvent } from '../../contract/event-mapping.js';
 import { toFilter, toProtoFilter } from '../../contract/filter-mapping.js';
 import type { InputLimits } from '../../contract/limits.js';
-import type { Dispatcher } from '../../dispatch/dispatcher.js';
+import { unknownSubscription, type Dispatcher } from '../../dispatch/dispatcher.js';
 import { pumpSubscription, type PumpOptions } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
 import { cursorAt } from '../../domain/cursor.js';
@@ -189,8 +189,11 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
     unsubscribe(call, callback) {
       answer('Unsubscribe', callback, log, async () => {
         const caller = await callerOf(security, call);
-        security.requireOwnerOrOps(caller, dispatcher.subscription(call.request.subscriptionId).owner);
-        dispatcher.unsubscribe(call.request.subscriptionId);
+        const { subscriptionId } = call.request;
+        const sub = dispatcher.registry.get(subscriptionId);
+        // Another caller's subscription answers exactly as an unknown id: ids cannot be probed.
+        if (!sub || !security.mayActOn(caller, sub.owner)) throw unknownSubscription(subscriptionId);
+        dispatcher.unsubscribe(subscriptionId);
         return {};
       });
     },
@@ -211,8 +214,9 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
     getSubscriptionStats(call, callback) {
       answer('GetSubscriptionStats', callback, log, async () => {
         const caller = await callerOf(security, call);
-        const sub = dispatcher.subscription(call.request.subscriptionId);
-        security.requireOwnerOrOps(caller, sub.owner);
+        const { subscriptionId } = call.request;
+        const sub = dispatcher.registry.get(subscriptionId);
+        if (!sub || !security.mayActOn(caller, sub.owner)) throw unknownSubscription(subscriptionId);
         return { subscription: subscriptionInfo(sub, dispatcher.log.lastSequence()) };
       });
     },

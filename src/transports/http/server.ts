@@ -5,9 +5,9 @@ import { WebSocketServer } from 'ws';
 import { EVENT_TYPES, SEVERITIES, typeInfo } from '../../domain/catalog.js';
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { Security } from '../../security/security.js';
-import { credentialsOf, type Identity } from './auth.js';
+import { certificateSubjectOf, credentialsOf, tokenOf, type Identity } from './auth.js';
 import { track, type BridgeDeps, type WebSocketSettings } from './deps.js';
-import { CloseCode, refusalCodeFor, sendError, sendJson, sendMethodNotAllowed } from './errors.js';
+import { CloseCode, errorBody, refusalCodeFor, sendError, sendJson, sendMethodNotAllowed } from './errors.js';
 import { serveEvents } from './sse.js';
 import { StaticFiles } from './static-files.js';
 import { closeSocket, WsConnection } from './ws-connection.js';
@@ -36,6 +36,9 @@ function requestUrl(req: IncomingMessage): URL {
   return new URL(req.url ?? '/', 'http://localhost');
 }
 
+/** Only `Authorization: Bearer` (or a client certificate): a token in a scraped URL would end up in logs. */
+const NO_QUERY = new URL('http://localhost/');
+
 /**
  * One node:http server for everything that is not gRPC: the WebSocket bridge, SSE, health and the
  * live viewer's files.
@@ -47,6 +50,8 @@ export class HttpServer {
   private readonly wss: WebSocketServer;
   private readonly web = new StaticFiles();
   private readonly eventStreams = new Set<ServerResponse>();
+  /** Sockets holding one of their address's connection slots (security on): counted once per connection. */
+  private readonly countedSockets = new WeakSet<object>();
   /** Upgrades between the connection-limit check and the handshake, counted against the limit. */
   private opening = 0;
   private serving = true;
@@ -117,14 +122,11 @@ export class HttpServer {
       case '/healthz':
         sendJson(res, 200, { status: 'ok' });
         return;
-      case '/readyz': {
-        const details = this.deps.readiness?.();
-        const ready = this.serving && (details?.ready ?? true);
-        sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : this.serving ? 'not_ready' : 'shutting_down', ...details });
+      case '/readyz':
+        void this.serveReadiness(req, res);
         return;
-      }
       case '/metrics':
-        if (this.deps.metrics) void this.serveMetrics(res, this.deps.metrics);
+        if (this.deps.metrics) void this.serveMetrics(req, res, this.deps.metrics);
         else sendError(res, new AppError('NOT_FOUND', 'metrics are not enabled'), this.deps.log);
         return;
       case '/v1/catalog':
@@ -141,7 +143,43 @@ export class HttpServer {
     if (!this.web.serve(res, url.pathname)) sendError(res, new AppError('NOT_FOUND', `nothing is served at ${url.pathname.slice(0, 200)}`), this.deps.log);
   }
 
-  private async serveMetrics(res: ServerResponse, metrics: NonNullable<HttpServerDeps['metrics']>): Promise<void> {
+  /**
+   * With security on, /metrics and the detail of /readyz are for roles admin and operator. They are
+   * closed on this port by a bearer token (Prometheus: `authorization: {credentials_file: ...}` in the
+   * scrape config) or a client certificate, rather than served on a separate listener: one port, one
+   * TLS setup and one roles table, and nothing is open by mistake when a second listener is forgotten
+   * in a firewall rule. The token goes in the Authorization header only, never the query string.
+   */
+  private async operatorOf(req: IncomingMessage): Promise<Identity> {
+    const identity = await this.deps.security.authenticate({ token: tokenOf(req, NO_QUERY), certificateSubject: certificateSubjectOf(req) });
+    this.deps.security.requireMetrics(identity);
+    return identity;
+  }
+
+  /**
+   * GET /readyz: 200 when ready, else 503, for load balancers, always without credentials. With
+   * security on, the body is only the status unless the caller is an admin or operator; a bad or
+   * missing token is not an error here, only a reason to leave the detail out.
+   */
+  private async serveReadiness(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let detailed = !this.deps.security.settings.enabled;
+    if (!detailed) detailed = await this.operatorOf(req).then(() => true, () => false);
+    const details = this.deps.readiness?.();
+    const ready = this.serving && (details?.ready ?? true);
+    const status = ready ? 'ready' : this.serving ? 'not_ready' : 'shutting_down';
+    sendJson(res, ready ? 200 : 503, detailed ? { status, ...details } : { status });
+  }
+
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: NonNullable<HttpServerDeps['metrics']>): Promise<void> {
+    try {
+      if (this.deps.security.settings.enabled) await this.operatorOf(req);
+    } catch (err) {
+      const body = errorBody(err, this.deps.log);
+      // 401 without (valid) credentials, with the challenge RFC 6750 asks for; 403 for other roles.
+      if (body.error.code === 'UNAUTHENTICATED') sendJson(res, 401, body, { 'www-authenticate': 'Bearer realm="auditstream"' });
+      else sendError(res, err, this.deps.log);
+      return;
+    }
     try {
       const text = await metrics.text();
       res.writeHead(200, { 'content-type': metrics.contentType }).end(text);
@@ -155,8 +193,13 @@ export class HttpServer {
     const address = req.socket.remoteAddress ?? 'unknown';
     if (this.deps.security.settings.enabled) {
       this.deps.security.connectionRate.take(address);
-      const release = this.deps.security.connections.acquire(address);
-      req.socket.once('close', release);
+      // One slot per connection, not per request: requests on a keep-alive connection share it, and
+      // the socket gets one 'close' listener in its life (not one per request, which leaked them).
+      if (!this.countedSockets.has(req.socket)) {
+        const release = this.deps.security.connections.acquire(address);
+        this.countedSockets.add(req.socket);
+        req.socket.once('close', release);
+      }
     }
     const identity = await this.deps.security.authenticate(credentialsOf(req, url));
     this.deps.security.requireRead(identity);
