@@ -64,6 +64,7 @@ function makeEvents(): StoredAuditEvent[] {
     userId: `user-${below(USERS)}`, entityType: pick(ENTITY_TYPES), entityId: `entity-${below(ENTITIES)}`,
     action: 'update', result: 'SUCCESS', metadata: { amount: below(10_000) / 100 }, correlationId: '', source: 'bench',
     traceparent: '', sequence: i + 1, receivedAt: new Date(now + i), previousHash: new Uint8Array(32), hash: new Uint8Array(32),
+    metadataCommitments: {}, metadataSalts: {},
   }));
 }
 

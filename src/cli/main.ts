@@ -9,6 +9,7 @@ const commands = {
   tail: async (flags: import('./tail.js').TailFlags) => (await import('./tail.js')).tailCommand(flags),
   stats: async (flags: { server: string; json: boolean }) => (await import('./stats.js')).statsCommand(flags),
   verify: async (flags: { server: string; from?: string; to?: string }) => (await import('./stats.js')).verifyCommand(flags),
+  erase: async (flags: import('./erase.js').EraseFlags) => (await import('./erase.js')).eraseCommand(flags),
 };
 const INVALID_ARGUMENT = 3; // gRPC status codes, without loading grpc-js here
 
@@ -81,6 +82,15 @@ program.command('verify')
   .option('--from <sequence>', 'first sequence (default: oldest kept)')
   .option('--to <sequence>', 'last sequence (default: newest)')
   .action(run(commands.verify));
+
+program.command('erase')
+  .description('erase a data subject\'s personal data (admin, compliance); the chain still verifies')
+  .addOption(serverOption())
+  .option('--user <id>', 'every event of this user id')
+  .option('--metadata <key=value>', 'every event whose metadata key holds this value')
+  .option('--reason <text>', 'why (a ticket or request reference), kept in the erasure\'s audit event', '')
+  .option('--json', 'JSON output', false)
+  .action(run(commands.erase));
 
 try {
   await program.parseAsync(process.argv);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditEvent as ProtoEvent } from '../../generated/audit/v1/event.js';
 import { typeInfo, type Severity } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
-import type { Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import { eventTypeFromProto, eventTypeToProto, resultFromProto, resultToProto, severityFromProto } from './enums.js';
 import type { InputLimits } from './limits.js';
 
@@ -104,7 +104,13 @@ export function toProtoEvent(e: StoredAuditEvent): ProtoEvent {
     previousHash: Buffer.from(e.previousHash),
     hash: Buffer.from(e.hash),
     cursor: e.cursor ?? String(e.sequence),
+    metadataCommitments: buffers(e.metadataCommitments),
+    metadataSalts: buffers(e.metadataSalts),
   };
+}
+
+function buffers(bytes: KeyedBytes): Record<string, Buffer> {
+  return Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, Buffer.from(v.buffer, v.byteOffset, v.byteLength)]));
 }
 
 /**
@@ -121,7 +127,7 @@ export function fromRecordEvent(p: ProtoEvent): { event: NewAuditEvent; received
   const event: NewAuditEvent = {
     id: p.id, type, severity, timestamp: p.timestamp, userId: p.userId, entityType: p.entityType,
     entityId: p.entityId, action: p.action, result, metadata: p.metadata ?? {}, correlationId: p.correlationId,
-    source: p.source, traceparent: p.traceparent,
+    source: p.source, traceparent: p.traceparent, metadataSalts: p.metadataSalts,
   };
   return { event, receivedAt: p.receivedAt };
 }

@@ -1,3 +1,4 @@
+import type { ErasureOutcome, ErasureSelector, PersonalData } from './erasure.js';
 import type { NewAuditEvent, StoredAuditEvent } from './event.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from './history.js';
 
@@ -36,6 +37,11 @@ export interface EventLog {
   query(q: HistoryQuery): HistoryPage;
   /** Recomputes the hash chain over [from, to] (clamped to what is stored); stops at the first break. */
   verifyChain(fromSequence?: number, toSequence?: number): ChainVerification;
+  /**
+   * Erases the personal values of the selected events in place (see domain/erasure.ts); the chain is
+   * unchanged. Absent where the log cannot change what it holds (cluster mode: the Kafka topic).
+   */
+  erase?(selector: ErasureSelector, personal: PersonalData): ErasureOutcome;
   /** Whether an append could be committed now (health); never throws. */
   checkWritable(): boolean;
   close(): Promise<void>;

@@ -1,3 +1,4 @@
+import stringify from 'safe-stable-stringify';
 import type { Metadata } from '../domain/event.js';
 
 /** Metadata keys whose values are PII whatever they look like (compared case-insensitively, `-`/`_` ignored). */
@@ -50,6 +51,11 @@ export class Redactor {
 
   redact(metadata: Metadata): Metadata {
     return this.walk(metadata, '') as Metadata;
+  }
+
+  /** Whether a top-level metadata value is personal data: redaction would change it. */
+  isPersonal(key: string, value: unknown): boolean {
+    return stringify(this.walk(value, normalise(key))) !== stringify(value);
   }
 
   private walk(value: unknown, key: string): unknown {

@@ -131,6 +131,9 @@ export class Security {
     if (!p.canRead) throw new AppError('PERMISSION_DENIED', `${p.identity.subject} may not subscribe or query (role publisher)`);
   }
 
+  /** What erasure removes: the values redaction treats as personal data (security.pii_keys and shapes). */
+  readonly personalData = (key: string, value: unknown): boolean => this.redactor.isPersonal(key, value);
+
   requireErase(p: Permissions): void {
     if (!p.canErase) throw new AppError('PERMISSION_DENIED', `${p.identity.subject} may not erase events (roles admin and compliance)`);
   }

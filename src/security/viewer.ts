@@ -1,4 +1,5 @@
-import type { StoredAuditEvent } from '../domain/event.js';
+import stringify from 'safe-stable-stringify';
+import type { Metadata, StoredAuditEvent } from '../domain/event.js';
 import type { Viewer } from '../domain/ports.js';
 import type { Redactor } from './redaction.js';
 import type { Permissions } from './roles.js';
@@ -16,10 +17,23 @@ export function viewerFor(permissions: Permissions, redactor: Redactor): Viewer 
       if (!copies) presented.set(event, (copies = new Map()));
       let copy = copies.get(permissions.presentationKey);
       if (!copy) {
-        copy = { ...event, metadata: redactor.redact(event.metadata) };
+        copy = masked(event, redactor.redact(event.metadata));
         copies.set(permissions.presentationKey, copy);
       }
       return copy;
     },
   };
+}
+
+/**
+ * The masked copy keeps the salts of the values redaction left as they were, and drops the others:
+ * with a salt, a commitment could be opened by guessing the value offline. The commitments stay, so
+ * the caller can still verify the chain.
+ */
+function masked(event: StoredAuditEvent, metadata: Metadata): StoredAuditEvent {
+  const salts = Object.create(null) as Record<string, Uint8Array>;
+  for (const [key, salt] of Object.entries(event.metadataSalts)) {
+    if (stringify(metadata[key]) === stringify(event.metadata[key])) salts[key] = salt;
+  }
+  return { ...event, metadata, metadataSalts: salts };
 }

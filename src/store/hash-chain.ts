@@ -1,26 +1,84 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
-import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 
-/** The fields a hash covers: everything stored except the hash itself. */
-export type HashInput = NewAuditEvent & Pick<StoredAuditEvent, 'sequence' | 'receivedAt' | 'previousHash'>;
+/** The fields a hash covers: everything stored except the hash itself, metadata as its commitments. */
+export type HashInput = Omit<NewAuditEvent, 'metadata' | 'metadataSalts'>
+  & Pick<StoredAuditEvent, 'sequence' | 'receivedAt' | 'previousHash' | 'metadataCommitments'>;
+
+const SALT_BYTES = 16;
+
+/** The canonical JSON of a value: object keys sorted, no whitespace (safe-stable-stringify). */
+export function canonicalJson(value: unknown): string {
+  return stringify(value) ?? 'null';
+}
+
+/** SHA-256(salt || canonical JSON of the value): hides the value, binds it, opens with the salt. */
+export function commitment(salt: Uint8Array, value: unknown): Buffer {
+  return createHash('sha256').update(salt).update(canonicalJson(value)).digest();
+}
+
+/** A null-prototype record, so keys such as `__proto__` or `constructor` are plain data. */
+export function keyed<T>(entries: Iterable<readonly [string, T]>): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [key, value] of entries) out[key] = value;
+  return out;
+}
+
+/** Fresh random salts for each top-level metadata key (one randomBytes call per event). */
+export function drawSalts(metadata: Metadata): KeyedBytes {
+  const keys = Object.keys(metadata);
+  const pool = randomBytes(SALT_BYTES * keys.length);
+  return keyed(keys.map((key, i) => [key, pool.subarray(i * SALT_BYTES, (i + 1) * SALT_BYTES)] as const));
+}
 
 /**
- * The canonical encoding: a JSON array in a fixed field order, metadata with sorted keys, times as
- * ISO-8601 UTC (millisecond precision) and the previous hash as hex. Any change to a stored field,
- * including reordering events, changes the hash.
+ * The canonical encoding: a JSON array in a fixed field order, metadata as its commitments (hex, keys
+ * sorted), times as ISO-8601 UTC (millisecond precision) and the previous hash as hex. Any change to
+ * a stored field, including reordering events, changes the hash; no value maskable by redaction
+ * enters it in clear.
  */
 export function canonicalEncoding(e: HashInput): string {
+  const commitments = keyed(Object.entries(e.metadataCommitments).map(([k, v]) => [k, Buffer.from(v).toString('hex')] as const));
   return stringify([
     e.id, e.type, e.severity, e.timestamp.toISOString(), e.userId, e.entityType, e.entityId, e.action,
-    e.result, e.metadata, e.correlationId, e.source, e.traceparent, e.sequence, e.receivedAt.toISOString(),
+    e.result, commitments, e.correlationId, e.source, e.traceparent, e.sequence, e.receivedAt.toISOString(),
     Buffer.from(e.previousHash).toString('hex'),
-  ]);
+  ]) as string;
 }
 
 /** SHA-256 of the canonical encoding. */
 export function computeHash(e: HashInput): Buffer {
   return createHash('sha256').update(canonicalEncoding(e)).digest();
+}
+
+/**
+ * Whether every clear metadata value opens its commitment with its salt (keys with a commitment but
+ * no value were erased). With computeHash, this is what verifying a stored event means.
+ */
+export function opensCommitments(e: Pick<StoredAuditEvent, 'metadata' | 'metadataSalts' | 'metadataCommitments'>): boolean {
+  for (const [key, value] of Object.entries(e.metadata)) {
+    const salt = e.metadataSalts[key];
+    const committed = e.metadataCommitments[key];
+    if (!salt || !committed || !commitment(salt, value).equals(committed)) return false;
+  }
+  return true;
+}
+
+/** A stored event reproduces its hash and its commitments. */
+export function verifiesItself(e: StoredAuditEvent): boolean {
+  return opensCommitments(e) && computeHash(e).equals(e.hash);
+}
+
+/** Commitments for an event's metadata, with salts drawn now unless the event carries them. */
+export function commit(event: NewAuditEvent): Pick<StoredAuditEvent, 'metadataSalts' | 'metadataCommitments'> {
+  const salts = event.metadataSalts ?? drawSalts(event.metadata);
+  const commitments = keyed(Object.entries(event.metadata).map(([key, value]) => {
+    const salt = salts[key];
+    if (!salt) throw new Error(`metadata key ${JSON.stringify(key)} has no salt`);
+    return [key, commitment(salt, value)] as const;
+  }));
+  return { metadataSalts: keyed(Object.keys(event.metadata).map((k) => [k, salts[k]!] as const)), metadataCommitments: commitments };
 }
 
 /** Seals an event at its place in the chain. */
@@ -30,6 +88,6 @@ export function sealEvent(
   receivedAt: Date,
   previousHash: Uint8Array,
 ): StoredAuditEvent {
-  const base = { ...event, sequence, receivedAt, previousHash };
+  const base = { ...event, ...commit(event), sequence, receivedAt, previousHash };
   return { ...base, hash: computeHash(base) };
 }

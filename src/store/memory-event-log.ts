@@ -1,7 +1,8 @@
+import { type ErasureOutcome, type ErasureSelector, keysToErase, type PersonalData, selects, withoutValues } from '../domain/erasure.js';
 import type { NewAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
 import type { ChainVerification } from '../domain/history.js';
-import { computeHash, sealEvent } from './hash-chain.js';
+import { sealEvent, verifiesItself } from './hash-chain.js';
 import { MemoryEvents } from './memory-events.js';
 
 const EMPTY = new Uint8Array(0);
@@ -41,12 +42,25 @@ export class MemoryEventLog extends MemoryEvents implements EventLog {
     for (let seq = from; seq <= to; seq++) {
       const e = this.get(seq)!;
       const previous = seq > first ? this.get(seq - 1)!.hash : e.previousHash;
-      const kind = !Buffer.from(computeHash(e)).equals(e.hash) ? 'hash_mismatch'
+      const kind = !verifiesItself(e) ? 'hash_mismatch'
         : !Buffer.from(previous).equals(e.previousHash) ? 'previous_hash_mismatch' : undefined;
       if (kind) return { ok: false, checked, firstSequence: from, lastSequence: to, firstBreak: { sequence: seq, kind } };
       checked++;
     }
     return { ok: true, checked, firstSequence: from, lastSequence: to };
+  }
+
+  erase(selector: ErasureSelector, personal: PersonalData): ErasureOutcome {
+    let eventsChanged = 0;
+    let valuesErased = 0;
+    for (const e of this.held().filter((held) => selects(selector, held))) {
+      const keys = keysToErase(selector, e.metadata, personal);
+      if (keys.length === 0) continue;
+      this.replace(withoutValues(e, keys));
+      eventsChanged += 1;
+      valuesErased += keys.length;
+    }
+    return { eventsChanged, valuesErased };
   }
 
   checkWritable(): boolean {

@@ -27,6 +27,16 @@ export abstract class MemoryEvents {
     return evicted;
   }
 
+  /** Puts a changed copy of a held event in its place (erasure). */
+  protected replace(event: StoredAuditEvent): void {
+    if (this.get(event.sequence)) this.events[event.sequence - this.first] = event;
+  }
+
+  /** Every held event, oldest first. */
+  protected held(): readonly StoredAuditEvent[] {
+    return this.events;
+  }
+
   protected get(sequence: number): StoredAuditEvent | undefined {
     return this.events[sequence - this.first];
   }

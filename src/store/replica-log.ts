@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { ChainVerification } from '../domain/history.js';
 import type { AppendResult, ResolvedCursor } from '../domain/ports.js';
-import { computeHash } from './hash-chain.js';
+import { keyed, sealEvent, verifiesItself } from './hash-chain.js';
 import { MemoryEvents } from './memory-events.js';
 import { decodePartitionCursor, encodePartitionCursor } from './partition-cursor.js';
 
@@ -59,11 +60,11 @@ export class ReplicaLog extends MemoryEvents {
     p.next = record.offset + 1;
     const original = this.byId(record.event.id);
     if (original) return { event: original, duplicate: true };
-    const chained = { ...record.event, sequence: record.offset, receivedAt: record.receivedAt, previousHash: p.lastHash };
+    // The writer drew the salts and put them in the record: every node computes the same commitments.
+    const chained = sealEvent(withSalts(record.event), record.offset, record.receivedAt, p.lastHash);
     const stored: StoredAuditEvent = {
       ...chained,
       sequence: this.lastSequence() + 1,
-      hash: computeHash(chained),
       position: { partition: record.partition, offset: record.offset },
       cursor: encodePartitionCursor(this.nextOffsets()),
     };
@@ -116,7 +117,7 @@ export class ReplicaLog extends MemoryEvents {
       const e = this.get(seq)!;
       const partition = e.position!.partition;
       const expected = previous.get(partition) ?? e.previousHash; // a partition's first held event anchors it
-      const kind = !computeHash({ ...e, sequence: e.position!.offset }).equals(e.hash) ? 'hash_mismatch'
+      const kind = !verifiesItself({ ...e, sequence: e.position!.offset }) ? 'hash_mismatch'
         : !Buffer.from(expected).equals(e.previousHash) ? 'previous_hash_mismatch' : undefined;
       if (kind) return { ok: false, checked, firstSequence: from, lastSequence: to, firstBreak: { sequence: seq, kind } };
       previous.set(partition, e.hash);
@@ -137,6 +138,19 @@ export class ReplicaLog extends MemoryEvents {
       p.sequences.splice(0, count);
     }
   }
+}
+
+/**
+ * A record written before commitments carried salts has none: every node derives the same ones from
+ * the event id and key. They hide nothing (the record held the values in clear anyway), but keep the
+ * chains identical on every node.
+ */
+function withSalts(event: NewAuditEvent): NewAuditEvent {
+  const salts = event.metadataSalts ?? {};
+  if (Object.keys(event.metadata).every((key) => salts[key] !== undefined)) return event;
+  const derived = keyed(Object.keys(event.metadata).map((key) =>
+    [key, salts[key] ?? createHash('sha256').update(`${event.id}\0${key}`).digest().subarray(0, 16)] as const));
+  return { ...event, metadataSalts: derived };
 }
 
 /** The first index whose value is >= target in an ascending array. */

@@ -3,19 +3,21 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
-import { computeHash, sealEvent } from './hash-chain.js';
+import { sealEvent, verifiesItself } from './hash-chain.js';
+import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/erasure.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
+import { eraseRows } from './sqlite-erasure.js';
 import { runHistoryQuery, type SqlParam, TimeRanges } from './sqlite-query.js';
 import {
   type EventRow,
   eventToRow,
-  migrate,
   normalizeEvent,
   ROW_HASH,
   ROW_PREVIOUS_HASH,
   ROW_SEQUENCE,
   rowToEvent,
 } from './sqlite-schema.js';
+import { migrate } from './sqlite-migration.js';
 import { type ChainPoint, prepareStatements, type Statements } from './sqlite-statements.js';
 
 
@@ -232,6 +234,10 @@ export class SqliteEventLog implements EventLog {
     return this.retentionTx.immediate(now.getTime());
   }
 
+  erase(selector: ErasureSelector, personal: PersonalData): ErasureOutcome {
+    return eraseRows(this.db, selector, personal);
+  }
+
   /** One page of a history search over the stored events. */
   query(q: HistoryQuery): HistoryPage {
     const plan = this.time.plan(q, this.indexedWindowRows);
@@ -285,7 +291,7 @@ export class SqliteEventLog implements EventLog {
 function hashMatches(row: EventRow): boolean {
   try {
     const hash = row[ROW_HASH];
-    return Buffer.isBuffer(hash) && computeHash(rowToEvent(row)).equals(hash);
+    return Buffer.isBuffer(hash) && verifiesItself(rowToEvent(row));
   } catch {
     return false;
   }

@@ -1,14 +1,15 @@
-import type Database from 'better-sqlite3';
 import stringify from 'safe-stable-stringify';
 import type { EventType, ResultName, Severity } from '../domain/catalog.js';
-import type { Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import { keyed } from './hash-chain.js';
 
 /** Bumped whenever the DDL below changes shape; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * The events table holds every field of a StoredAuditEvent: times as integer milliseconds since the
- * epoch, metadata as JSON text, hashes as BLOBs. `sequence` is the rowid and is assigned by the log
+ * epoch, metadata as JSON text, hashes as BLOBs, the metadata salts and commitments as JSON objects of
+ * base64 strings (schema 2; see sqlite-migration.ts for databases written before). `sequence` is the rowid and is assigned by the log
  * (last + 1), never by SQLite.
  *
  * `meta` has two rows, each a (sequence, hash) pair:
@@ -18,7 +19,7 @@ export const SCHEMA_VERSION = 1;
  * - `anchor`: the newest removed event (0 and an empty hash when nothing was removed), so the chain is
  *   verifiable from the first kept event.
  */
-const DDL = `
+export const DDL = `
 CREATE TABLE IF NOT EXISTS events (
   sequence       INTEGER PRIMARY KEY,
   id             TEXT    NOT NULL UNIQUE,
@@ -36,7 +37,9 @@ CREATE TABLE IF NOT EXISTS events (
   traceparent    TEXT    NOT NULL,
   received_at    INTEGER NOT NULL,
   previous_hash  BLOB    NOT NULL,
-  hash           BLOB    NOT NULL
+  hash           BLOB    NOT NULL,
+  salts          TEXT    NOT NULL DEFAULT '{}',
+  commitments    TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS events_type_timestamp ON events (type, timestamp);
 CREATE INDEX IF NOT EXISTS events_timestamp ON events (timestamp);
@@ -57,22 +60,10 @@ CREATE TABLE IF NOT EXISTS cursors (
 INSERT OR IGNORE INTO meta (key, sequence, hash) VALUES ('last', 0, x''), ('anchor', 0, x'');
 `;
 
-/** Creates (or checks) the schema. Refuses a database written by a newer schema. */
-export function migrate(db: Database.Database): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > SCHEMA_VERSION) {
-    throw new Error(`event log schema version ${version} is newer than this build supports (${SCHEMA_VERSION})`);
-  }
-  db.transaction(() => {
-    db.exec(DDL);
-    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  })();
-}
-
 /** Column list in table order, for SELECTs and the INSERT. */
 export const EVENT_COLUMNS =
   'sequence, id, type, severity, timestamp, user_id, entity_type, entity_id, action, result, metadata, ' +
-  'correlation_id, source, traceparent, received_at, previous_hash, hash';
+  'correlation_id, source, traceparent, received_at, previous_hash, hash, salts, commitments';
 
 /**
  * One row of `events` in column order, as a raw-mode statement returns it (arrays are markedly cheaper
@@ -96,6 +87,8 @@ export type EventRow = [
   receivedAt: number,
   previousHash: Buffer,
   hash: Buffer,
+  salts: string,
+  commitments: string,
 ];
 
 /** Positions in an EventRow that code outside the mapping needs. */
@@ -106,7 +99,7 @@ export const ROW_HASH = 16;
 /** The one place a row becomes a domain event. */
 export function rowToEvent(row: EventRow): StoredAuditEvent {
   const [sequence, id, type, severity, timestamp, userId, entityType, entityId, action, result, metadata,
-    correlationId, source, traceparent, receivedAt, previousHash, hash] = row;
+    correlationId, source, traceparent, receivedAt, previousHash, hash, salts, commitments] = row;
   return {
     id,
     type: type as EventType,
@@ -125,6 +118,8 @@ export function rowToEvent(row: EventRow): StoredAuditEvent {
     receivedAt: new Date(receivedAt),
     previousHash,
     hash,
+    metadataSalts: parseKeyedBytes(salts),
+    metadataCommitments: parseKeyedBytes(commitments),
   };
 }
 
@@ -149,7 +144,18 @@ export function eventToRow(e: StoredAuditEvent): EventRow {
     e.receivedAt.getTime(),
     toBuffer(e.previousHash),
     toBuffer(e.hash),
+    keyedBytesJson(e.metadataSalts),
+    keyedBytesJson(e.metadataCommitments),
   ];
+}
+
+/** Salts or commitments as stored: a JSON object of base64 strings. */
+export function keyedBytesJson(bytes: KeyedBytes): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, toBuffer(v).toString('base64')])));
+}
+
+function parseKeyedBytes(json: string): KeyedBytes {
+  return keyed(Object.entries(JSON.parse(json) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')] as const));
 }
 
 /**

@@ -66,3 +66,22 @@ test('bad flags exit 2 with a usage message', async () => {
   const badCommand = await cli(['frobnicate']);
   assert.equal(badCommand.code, 2);
 });
+
+test('erase by user id removes the personal values, records the erasure, and the chain still verifies', async () => {
+  const server = await startServer();
+  try {
+    const line = JSON.stringify({ type: 'DATA_ACCESSED', user_id: 'alice', action: 'read', metadata: { email: 'alice@example.com', note: 'x' } });
+    assert.equal((await cli(['publish', '--server', server.address], `${line}\n`)).code, 0);
+    const usage = await cli(['erase', '--server', server.address]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /exactly one of --user or --metadata/);
+    const erased = await cli(['erase', '--server', server.address, '--user', 'alice', '--reason', 'ticket 7', '--json']);
+    assert.equal(erased.code, 0, erased.stderr);
+    assert.deepEqual(JSON.parse(erased.stdout), { ...JSON.parse(erased.stdout), eventsChanged: 1, valuesErased: 1, recordSequence: 2 });
+    const verified = await cli(['verify', '--server', server.address]);
+    assert.equal(verified.code, 0);
+    assert.match(verified.stdout, /chain intact: 2 events verified/);
+  } finally {
+    await server.close();
+  }
+});

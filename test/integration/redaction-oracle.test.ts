@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEvent as ProtoEvent } from '../../generated/audit/v1/event.js';
 import { EventType } from '../../generated/audit/v1/event.js';
+import { eventTypeFromProto, resultFromProto } from '../../src/contract/enums.js';
+import type { Severity } from '../../src/domain/catalog.js';
+import { commitment, computeHash } from '../../src/store/hash-chain.js';
 import { SseClient } from '../support/sse-client.js';
 import { WsClient } from '../support/ws-client.js';
 import { bearer, SECRET, token } from '../support/security.js';
@@ -97,6 +100,30 @@ describe('a masked caller learns nothing about a masked value from its filters',
     }));
     assert.deepEqual(await first(asOperator), guesses.map(() => 'sentinel'));
     assert.equal((await first(asAdmin)).indexOf('target'), Number(SSN[0]));
+  });
+
+  test('a masked copy verifies against its hash from the commitments, and carries no salt for the masked value', async () => {
+    const events = (jwt: string) => new Promise<ProtoEvent[]>((resolve, reject) => {
+      const out: ProtoEvent[] = [];
+      const call = server.client.query({ filter: filterOf({ expression: 'event.action == "target"' }), order: 2, limit: 1, pageToken: '' }, bearer(jwt).metadata);
+      call.on('data', (m: { kind?: { events?: { events: ProtoEvent[] } } }) => m.kind?.events && out.push(...m.kind.events.events));
+      call.on('error', reject);
+      call.on('end', () => resolve(out));
+    });
+    const [seen] = await events(operator);
+    const [clear] = await events(admin);
+    assert.equal(seen!.metadata!.ssn, '***-**-9876');
+    assert.deepEqual(Object.keys(seen!.metadataSalts), [], 'no salt travels with a masked value');
+    // What anyone can recompute from what it received: the hash over the commitments.
+    const recomputed = computeHash({
+      ...seen!, type: eventTypeFromProto(seen!.type)!, result: resultFromProto(seen!.result)!, severity: seen!.severity as number as Severity,
+      timestamp: seen!.timestamp!, receivedAt: seen!.receivedAt!, sequence: Number(seen!.sequence),
+    });
+    assert.deepEqual(recomputed, seen!.hash);
+    assert.deepEqual(seen!.hash, clear!.hash);
+    // A caller who sees the value in clear gets its salt and can open the commitment.
+    assert.deepEqual(commitment(clear!.metadataSalts.ssn!, SSN), clear!.metadataCommitments.ssn);
+    assert.notDeepEqual(commitment(Buffer.alloc(16), SSN), clear!.metadataCommitments.ssn);
   });
 
   test('the masked value itself is what a masked filter sees', async () => {

@@ -11,7 +11,7 @@ function record(partition: number, offset: number, id = `00000000-0000-4000-8000
   const event: NewAuditEvent = {
     id, type: 'CALL_CREATED', severity: Severity.INFO, timestamp: new Date(1_700_000_000_000 + offset), userId: 'u',
     entityType: 'call', entityId: `c${partition}`, action: 'create', result: 'SUCCESS', metadata: { offset }, correlationId: '',
-    source: '', traceparent: '',
+    source: '', traceparent: '', metadataSalts: { offset: Buffer.alloc(16, offset) },
   };
   return { event, receivedAt: new Date(1_700_000_000_000), partition, offset };
 }

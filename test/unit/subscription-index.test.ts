@@ -23,6 +23,7 @@ function event(r: () => number, sequence: number): StoredAuditEvent {
     timestamp: new Date(1_000_000 + sequence), userId: pick(r, USERS), entityType: pick(r, ['call', 'bid']),
     entityId: pick(r, ENTITIES), action: 'a', result: 'SUCCESS', metadata: {}, correlationId: '', source: '',
     traceparent: '', sequence, receivedAt: new Date(), previousHash: new Uint8Array(), hash: new Uint8Array(),
+    metadataCommitments: {}, metadataSalts: {},
   };
 }
 

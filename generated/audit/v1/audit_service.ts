@@ -589,6 +589,41 @@ export interface RedriveResult {
   reason: string;
 }
 
+/** Whose personal data to erase: one criterion. */
+export interface ErasePersonalDataRequest {
+  /** The data subject. */
+  subject:
+    | //
+    /** Every event whose user_id is this. */
+    { $case: "userId"; userId: string }
+    | //
+    /** Every event whose top-level metadata key holds exactly this string value (a full scan of the log). */
+    { $case: "metadata"; metadata: MetadataMatch }
+    | undefined;
+  /** Why (a ticket or request reference); stored in the erasure's own audit event. At most 256 characters. */
+  reason: string;
+}
+
+/** A top-level metadata key and its string value. */
+export interface MetadataMatch {
+  /** The key, e.g. "email". */
+  key: string;
+  /** The exact value, e.g. "alice@example.com". */
+  value: string;
+}
+
+/** What an erasure did. */
+export interface ErasePersonalDataResponse {
+  /** Events that had at least one value erased. */
+  eventsChanged: number;
+  /** Metadata values erased, over all those events. */
+  valuesErased: number;
+  /** Names this erasure: the entity_id of its DATA_DELETED audit event. */
+  erasureId: string;
+  /** The sequence of that audit event. */
+  recordSequence: number;
+}
+
 function createBasePublishRequest(): PublishRequest {
   return { event: undefined };
 }
@@ -4743,6 +4778,343 @@ export const RedriveResult: MessageFns<RedriveResult> = {
   },
 };
 
+function createBaseErasePersonalDataRequest(): ErasePersonalDataRequest {
+  return { subject: undefined, reason: "" };
+}
+
+export const ErasePersonalDataRequest: MessageFns<ErasePersonalDataRequest> = {
+  encode(message: ErasePersonalDataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.subject?.$case) {
+      case "userId":
+        writer.uint32(10).string(message.subject.userId);
+        break;
+      case "metadata":
+        MetadataMatch.encode(message.subject.metadata, writer.uint32(18).fork()).join();
+        break;
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ErasePersonalDataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseErasePersonalDataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subject = { $case: "userId", userId: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subject = { $case: "metadata", metadata: MetadataMatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ErasePersonalDataRequest {
+    return {
+      subject: isSet(object.userId)
+        ? { $case: "userId", userId: globalThis.String(object.userId) }
+        : isSet(object.user_id)
+        ? { $case: "userId", userId: globalThis.String(object.user_id) }
+        : isSet(object.metadata)
+        ? { $case: "metadata", metadata: MetadataMatch.fromJSON(object.metadata) }
+        : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ErasePersonalDataRequest): unknown {
+    const obj: any = {};
+    if (message.subject?.$case === "userId") {
+      obj.userId = message.subject.userId;
+    } else if (message.subject?.$case === "metadata") {
+      obj.metadata = MetadataMatch.toJSON(message.subject.metadata);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ErasePersonalDataRequest>): ErasePersonalDataRequest {
+    return ErasePersonalDataRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ErasePersonalDataRequest>): ErasePersonalDataRequest {
+    const message = createBaseErasePersonalDataRequest();
+    switch (object.subject?.$case) {
+      case "userId": {
+        if (object.subject?.userId !== undefined && object.subject?.userId !== null) {
+          message.subject = { $case: "userId", userId: object.subject.userId };
+        }
+        break;
+      }
+      case "metadata": {
+        if (object.subject?.metadata !== undefined && object.subject?.metadata !== null) {
+          message.subject = { $case: "metadata", metadata: MetadataMatch.fromPartial(object.subject.metadata) };
+        }
+        break;
+      }
+    }
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseMetadataMatch(): MetadataMatch {
+  return { key: "", value: "" };
+}
+
+export const MetadataMatch: MessageFns<MetadataMatch> = {
+  encode(message: MetadataMatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MetadataMatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMetadataMatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MetadataMatch {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: MetadataMatch): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MetadataMatch>): MetadataMatch {
+    return MetadataMatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MetadataMatch>): MetadataMatch {
+    const message = createBaseMetadataMatch();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseErasePersonalDataResponse(): ErasePersonalDataResponse {
+  return { eventsChanged: 0, valuesErased: 0, erasureId: "", recordSequence: 0 };
+}
+
+export const ErasePersonalDataResponse: MessageFns<ErasePersonalDataResponse> = {
+  encode(message: ErasePersonalDataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventsChanged !== 0) {
+      writer.uint32(8).uint64(message.eventsChanged);
+    }
+    if (message.valuesErased !== 0) {
+      writer.uint32(16).uint64(message.valuesErased);
+    }
+    if (message.erasureId !== "") {
+      writer.uint32(26).string(message.erasureId);
+    }
+    if (message.recordSequence !== 0) {
+      writer.uint32(32).uint64(message.recordSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ErasePersonalDataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseErasePersonalDataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventsChanged = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.valuesErased = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.erasureId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recordSequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ErasePersonalDataResponse {
+    return {
+      eventsChanged: isSet(object.eventsChanged)
+        ? globalThis.Number(object.eventsChanged)
+        : isSet(object.events_changed)
+        ? globalThis.Number(object.events_changed)
+        : 0,
+      valuesErased: isSet(object.valuesErased)
+        ? globalThis.Number(object.valuesErased)
+        : isSet(object.values_erased)
+        ? globalThis.Number(object.values_erased)
+        : 0,
+      erasureId: isSet(object.erasureId)
+        ? globalThis.String(object.erasureId)
+        : isSet(object.erasure_id)
+        ? globalThis.String(object.erasure_id)
+        : "",
+      recordSequence: isSet(object.recordSequence)
+        ? globalThis.Number(object.recordSequence)
+        : isSet(object.record_sequence)
+        ? globalThis.Number(object.record_sequence)
+        : 0,
+    };
+  },
+
+  toJSON(message: ErasePersonalDataResponse): unknown {
+    const obj: any = {};
+    if (message.eventsChanged !== 0) {
+      obj.eventsChanged = Math.round(message.eventsChanged);
+    }
+    if (message.valuesErased !== 0) {
+      obj.valuesErased = Math.round(message.valuesErased);
+    }
+    if (message.erasureId !== "") {
+      obj.erasureId = message.erasureId;
+    }
+    if (message.recordSequence !== 0) {
+      obj.recordSequence = Math.round(message.recordSequence);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ErasePersonalDataResponse>): ErasePersonalDataResponse {
+    return ErasePersonalDataResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ErasePersonalDataResponse>): ErasePersonalDataResponse {
+    const message = createBaseErasePersonalDataResponse();
+    message.eventsChanged = object.eventsChanged ?? 0;
+    message.valuesErased = object.valuesErased ?? 0;
+    message.erasureId = object.erasureId ?? "";
+    message.recordSequence = object.recordSequence ?? 0;
+    return message;
+  },
+};
+
 /**
  * Publish audit events and subscribe to them, live and from history.
  *
@@ -4890,6 +5262,25 @@ export const AuditServiceService = {
       Buffer.from(RedriveDeadLettersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RedriveDeadLettersResponse => RedriveDeadLettersResponse.decode(value),
   },
+  /**
+   * Erases a data subject's personal data from every stored event (roles admin and compliance): the
+   * metadata values that redaction treats as personal (security.pii_keys, or values shaped like PII),
+   * plus the matched key itself, lose their value and salt; their commitments stay, so VerifyChain
+   * still passes, and the keys read as erased (in metadata_commitments, absent from metadata) on every
+   * path. The erasure itself is stored as a DATA_DELETED event. Records already sent to Kafka keep
+   * their values. FAILED_PRECONDITION in cluster mode (the Kafka topic is the log there).
+   */
+  erasePersonalData: {
+    path: "/audit.v1.AuditService/ErasePersonalData" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ErasePersonalDataRequest): Buffer =>
+      Buffer.from(ErasePersonalDataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ErasePersonalDataRequest => ErasePersonalDataRequest.decode(value),
+    responseSerialize: (value: ErasePersonalDataResponse): Buffer =>
+      Buffer.from(ErasePersonalDataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ErasePersonalDataResponse => ErasePersonalDataResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -4934,6 +5325,15 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * FAILED_PRECONDITION when kafka.enabled is false.
    */
   redriveDeadLetters: handleUnaryCall<RedriveDeadLettersRequest, RedriveDeadLettersResponse>;
+  /**
+   * Erases a data subject's personal data from every stored event (roles admin and compliance): the
+   * metadata values that redaction treats as personal (security.pii_keys, or values shaped like PII),
+   * plus the matched key itself, lose their value and salt; their commitments stay, so VerifyChain
+   * still passes, and the keys read as erased (in metadata_commitments, absent from metadata) on every
+   * path. The erasure itself is stored as a DATA_DELETED event. Records already sent to Kafka keep
+   * their values. FAILED_PRECONDITION in cluster mode (the Kafka topic is the log there).
+   */
+  erasePersonalData: handleUnaryCall<ErasePersonalDataRequest, ErasePersonalDataResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -5113,6 +5513,29 @@ export interface AuditServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RedriveDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Erases a data subject's personal data from every stored event (roles admin and compliance): the
+   * metadata values that redaction treats as personal (security.pii_keys, or values shaped like PII),
+   * plus the matched key itself, lose their value and salt; their commitments stay, so VerifyChain
+   * still passes, and the keys read as erased (in metadata_commitments, absent from metadata) on every
+   * path. The erasure itself is stored as a DATA_DELETED event. Records already sent to Kafka keep
+   * their values. FAILED_PRECONDITION in cluster mode (the Kafka topic is the log there).
+   */
+  erasePersonalData(
+    request: ErasePersonalDataRequest,
+    callback: (error: ServiceError | null, response: ErasePersonalDataResponse) => void,
+  ): ClientUnaryCall;
+  erasePersonalData(
+    request: ErasePersonalDataRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ErasePersonalDataResponse) => void,
+  ): ClientUnaryCall;
+  erasePersonalData(
+    request: ErasePersonalDataRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ErasePersonalDataResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -548,7 +548,11 @@ export interface AuditEvent {
     | undefined;
   /** Set by the server: the hash of the event stored just before this one (empty for the first). */
   previousHash: Buffer;
-  /** Set by the server: SHA-256 over the canonical encoding of every other field plus previous_hash. */
+  /**
+   * Set by the server: SHA-256 over the canonical encoding of every other field plus previous_hash,
+   * where metadata enters as metadata_commitments, never as values (see the README's Storage section
+   * for the recipe). A caller who sees a value masked can still verify the chain.
+   */
   hash: Buffer;
   /**
    * Set by the server: an opaque resume token just after this event; pass it as
@@ -559,6 +563,29 @@ export interface AuditEvent {
    * and previous_hash/hash chain the events of one partition, identical on every node.
    */
   cursor: string;
+  /**
+   * Set by the server: for each top-level metadata key, SHA-256(salt || the value's canonical JSON:
+   * object keys sorted, no whitespace), where salt is 16 random bytes drawn when the event was stored.
+   * The hash chain covers these commitments instead of the values, so a masked copy reveals nothing
+   * that an offline search could recover, and erasing a value leaves the chain whole.
+   */
+  metadataCommitments: { [key: string]: Buffer };
+  /**
+   * Set by the server: the salt of each metadata key whose value this caller receives in clear, so it
+   * can check the value against its commitment. Absent for values masked for this caller, and for
+   * erased values (a key in metadata_commitments that is in neither metadata nor here was erased).
+   */
+  metadataSalts: { [key: string]: Buffer };
+}
+
+export interface AuditEvent_MetadataCommitmentsEntry {
+  key: string;
+  value: Buffer;
+}
+
+export interface AuditEvent_MetadataSaltsEntry {
+  key: string;
+  value: Buffer;
 }
 
 function createBaseAuditEvent(): AuditEvent {
@@ -581,6 +608,8 @@ function createBaseAuditEvent(): AuditEvent {
     previousHash: Buffer.alloc(0),
     hash: Buffer.alloc(0),
     cursor: "",
+    metadataCommitments: {},
+    metadataSalts: {},
   };
 }
 
@@ -640,6 +669,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.cursor !== "") {
       writer.uint32(146).string(message.cursor);
     }
+    globalThis.Object.entries(message.metadataCommitments).forEach(([key, value]: [string, Buffer]) => {
+      AuditEvent_MetadataCommitmentsEntry.encode({ key: key as any, value }, writer.uint32(154).fork()).join();
+    });
+    globalThis.Object.entries(message.metadataSalts).forEach(([key, value]: [string, Buffer]) => {
+      AuditEvent_MetadataSaltsEntry.encode({ key: key as any, value }, writer.uint32(162).fork()).join();
+    });
     return writer;
   },
 
@@ -800,6 +835,28 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.cursor = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            const entry19 = AuditEvent_MetadataCommitmentsEntry.decode(reader, reader.uint32());
+            if (entry19.value !== undefined) {
+              message.metadataCommitments[entry19.key] = entry19.value;
+            }
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            const entry20 = AuditEvent_MetadataSaltsEntry.decode(reader, reader.uint32());
+            if (entry20.value !== undefined) {
+              message.metadataSalts[entry20.key] = entry20.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -856,6 +913,60 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         : Buffer.alloc(0),
       hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
       cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      metadataCommitments: isObject(object.metadataCommitments)
+        ? (globalThis.Object.entries(object.metadataCommitments) as [string, any][]).reduce(
+          (acc: { [key: string]: Buffer }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Buffer.from(bytesFromBase64(value as string)),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.metadata_commitments)
+        ? (globalThis.Object.entries(object.metadata_commitments) as [string, any][]).reduce(
+          (acc: { [key: string]: Buffer }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Buffer.from(bytesFromBase64(value as string)),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      metadataSalts: isObject(object.metadataSalts)
+        ? (globalThis.Object.entries(object.metadataSalts) as [string, any][]).reduce(
+          (acc: { [key: string]: Buffer }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Buffer.from(bytesFromBase64(value as string)),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.metadata_salts)
+        ? (globalThis.Object.entries(object.metadata_salts) as [string, any][]).reduce(
+          (acc: { [key: string]: Buffer }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: Buffer.from(bytesFromBase64(value as string)),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -915,6 +1026,24 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.cursor !== "") {
       obj.cursor = message.cursor;
     }
+    if (message.metadataCommitments) {
+      const entries = globalThis.Object.entries(message.metadataCommitments) as [string, Buffer][];
+      if (entries.length > 0) {
+        obj.metadataCommitments = {};
+        entries.forEach(([k, v]) => {
+          obj.metadataCommitments[k] = base64FromBytes(v);
+        });
+      }
+    }
+    if (message.metadataSalts) {
+      const entries = globalThis.Object.entries(message.metadataSalts) as [string, Buffer][];
+      if (entries.length > 0) {
+        obj.metadataSalts = {};
+        entries.forEach(([k, v]) => {
+          obj.metadataSalts[k] = base64FromBytes(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -941,6 +1070,192 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.previousHash = object.previousHash ?? Buffer.alloc(0);
     message.hash = object.hash ?? Buffer.alloc(0);
     message.cursor = object.cursor ?? "";
+    message.metadataCommitments = (globalThis.Object.entries(object.metadataCommitments ?? {}) as [string, Buffer][])
+      .reduce((acc: { [key: string]: Buffer }, [key, value]: [string, Buffer]) => {
+        if (value !== undefined) {
+          acc[key] = value;
+        }
+        return acc;
+      }, {});
+    message.metadataSalts = (globalThis.Object.entries(object.metadataSalts ?? {}) as [string, Buffer][]).reduce(
+      (acc: { [key: string]: Buffer }, [key, value]: [string, Buffer]) => {
+        if (value !== undefined) {
+          acc[key] = value;
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseAuditEvent_MetadataCommitmentsEntry(): AuditEvent_MetadataCommitmentsEntry {
+  return { key: "", value: Buffer.alloc(0) };
+}
+
+export const AuditEvent_MetadataCommitmentsEntry: MessageFns<AuditEvent_MetadataCommitmentsEntry> = {
+  encode(message: AuditEvent_MetadataCommitmentsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent_MetadataCommitmentsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent_MetadataCommitmentsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent_MetadataCommitmentsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: AuditEvent_MetadataCommitmentsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent_MetadataCommitmentsEntry>): AuditEvent_MetadataCommitmentsEntry {
+    return AuditEvent_MetadataCommitmentsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent_MetadataCommitmentsEntry>): AuditEvent_MetadataCommitmentsEntry {
+    const message = createBaseAuditEvent_MetadataCommitmentsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseAuditEvent_MetadataSaltsEntry(): AuditEvent_MetadataSaltsEntry {
+  return { key: "", value: Buffer.alloc(0) };
+}
+
+export const AuditEvent_MetadataSaltsEntry: MessageFns<AuditEvent_MetadataSaltsEntry> = {
+  encode(message: AuditEvent_MetadataSaltsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditEvent_MetadataSaltsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditEvent_MetadataSaltsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditEvent_MetadataSaltsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: AuditEvent_MetadataSaltsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AuditEvent_MetadataSaltsEntry>): AuditEvent_MetadataSaltsEntry {
+    return AuditEvent_MetadataSaltsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuditEvent_MetadataSaltsEntry>): AuditEvent_MetadataSaltsEntry {
+    const message = createBaseAuditEvent_MetadataSaltsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? Buffer.alloc(0);
     return message;
   },
 };

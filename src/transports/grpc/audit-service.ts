@@ -20,6 +20,7 @@ import { createDeadLetterHandlers, kafkaStats } from './dead-letter-handlers.js'
 import type { Permissions } from '../../security/roles.js';
 import type { Security } from '../../security/security.js';
 import { callerOf } from './caller.js';
+import { createErasureHandler } from './erasure-handler.js';
 import { createHistoryHandlers } from './history-handlers.js';
 import { toGrpcError } from './status.js';
 import { GrpcStreamSink } from './stream-sink.js';
@@ -169,6 +170,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
     ...history,
     listDeadLetters: opsOnly(deadLetters.listDeadLetters),
     redriveDeadLetters: opsOnly(deadLetters.redriveDeadLetters),
+    erasePersonalData: createErasureHandler({ dispatcher, limits, security, logger: log }),
     publish(call, callback) {
       answer('Publish', callback, log, async () => {
         const caller = await callerOf(security, call);

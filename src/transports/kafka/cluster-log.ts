@@ -9,6 +9,7 @@ import type { ChainVerification, HistoryPage, HistoryQuery } from '../../domain/
 import type { AppendResult, Clock, EventLog, ResolvedCursor } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import type { CircuitName, KafkaPolicy } from '../../policies/kafka-policy.js';
+import { sealEvent } from '../../store/hash-chain.js';
 import { ReplicaLog } from '../../store/replica-log.js';
 import { createKafkaClient, kafkaPolicy, producerConfig, sendSettings } from './client.js';
 import { keyFor, type OutgoingRecord } from './records.js';
@@ -99,7 +100,8 @@ export class ClusterLog implements EventLog {
         tokens.push(token);
         inCall.set(event.id, answer);
         results.push(answer);
-        const sealed = { ...event, sequence: 0, receivedAt, previousHash: new Uint8Array(0), hash: new Uint8Array(0) };
+        // Not yet in the chain (each node seals it as it reads it), but its salts are drawn here once.
+        const sealed = { ...sealEvent(event, 0, receivedAt, new Uint8Array(0)), hash: new Uint8Array(0) };
         messages.push({
           topic: this.o.cluster.topic,
           sequence: 0,
