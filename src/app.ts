@@ -52,6 +52,7 @@ export class App {
     const logger = parts.logger ?? createLogger(config.logging.level);
     const eventLog = parts.eventLog ?? (await openEventLog(config, clock, logger));
     const { publisher, subscriber } = config.audit;
+    const filterBudget = { cpuMsPerSecond: subscriber.filter_cpu_per_second, cpuBurstMs: subscriber.filter_cpu_burst };
     const dispatcher = new Dispatcher(eventLog, {
       maxQueueDepth: publisher.max_queue_depth,
       criticalQueueDepth: publisher.critical_queue_depth,
@@ -60,6 +61,7 @@ export class App {
       subscriberQueueSize: subscriber.queue_size,
       maxSubscriptions: subscriber.max_subscriptions,
       maxExpressionLength: subscriber.max_expression_length,
+      filterBudget,
     }, clock);
     const streams = new Set<Promise<void>>();
     const security = await Security.create(config.security, config.server.host, (message) => logger.warn(message));
@@ -70,6 +72,7 @@ export class App {
       log: logger,
       streams,
       maxExpressionLength: subscriber.max_expression_length,
+      filterBudget,
       limits: {
         maxStringLength: publisher.max_string_length,
         maxMetadataBytes: publisher.max_metadata_bytes,

@@ -114,6 +114,12 @@ export const configSchema = z.strictObject({
       max_subscriptions: count.default(10_000),
       max_filter_values: count.default(1_000),
       max_expression_length: count.default(4_096),
+      /**
+       * CPU time one subscription's (or one Query page's) CEL expression may spend per second on
+       * average, and the burst above that; a filter that keeps over it is ended RESOURCE_EXHAUSTED.
+       */
+      filter_cpu_per_second: duration.refine((ms) => ms > 0, 'must be longer than 0').default(50),
+      filter_cpu_burst: duration.default(500),
     }).prefault({}),
   }).prefault({}),
   storage: z.strictObject({

@@ -6,6 +6,7 @@ import type { NewAuditEvent } from '../domain/event.js';
 import type { Filter } from '../domain/filter.js';
 import type { AppendResult, Clock, DeliveryObserver, EventLog, ResolvedCursor, Viewer } from '../domain/ports.js';
 import { compileFilter, excluding, restrictTo } from '../filtering/compiled-filter.js';
+import type { FilterBudget } from '../filtering/cpu-budget.js';
 import { IngestQueue, type IngestLimits } from './ingest-queue.js';
 import { SubscriptionRegistry } from './registry.js';
 import { Subscription } from './subscription.js';
@@ -15,6 +16,8 @@ export interface DispatcherLimits extends IngestLimits {
   readonly subscriberQueueSize: number;
   readonly maxSubscriptions: number;
   readonly maxExpressionLength: number;
+  /** CPU a subscription's CEL expression may spend; beyond it the subscription ends RESOURCE_EXHAUSTED. */
+  readonly filterBudget?: FilterBudget;
 }
 
 export interface SubscribeParams {
@@ -42,6 +45,8 @@ export interface DispatcherCounters {
   /** Events lost to subscriptions that have ended. */
   dropped: number;
   failedByReason: Record<string, number>;
+  /** Subscriptions ended because their filter exceeded its cost or CPU budget. */
+  filterBudgetExceeded: number;
 }
 
 /** NOT_FOUND for a subscription id: also what a caller gets for another caller's id, so ids cannot be probed. */
@@ -56,7 +61,7 @@ export function unknownSubscription(id: string): AppError {
 export class Dispatcher {
   readonly registry = new SubscriptionRegistry();
   readonly ingest: IngestQueue;
-  readonly counters: DispatcherCounters = { published: 0, publishedByClass: new Map(), duplicates: 0, failed: 0, dropped: 0, failedByReason: {} };
+  readonly counters: DispatcherCounters = { published: 0, publishedByClass: new Map(), duplicates: 0, failed: 0, dropped: 0, failedByReason: {}, filterBudgetExceeded: 0 };
   readonly startedAt: Date;
   /** Set by the composition root to feed delivery metrics. */
   observer?: DeliveryObserver;
@@ -102,7 +107,8 @@ export class Dispatcher {
       throw new AppError('RESOURCE_EXHAUSTED', `the server holds its maximum of ${this.limits.maxSubscriptions} subscriptions`);
     }
     const resumed = this.resumePoint(params);
-    const filter = excluding(restrictTo(compileFilter(params.filter, this.limits.maxExpressionLength), params.viewer), resumed?.seen);
+    const compiled = compileFilter(params.filter, this.limits.maxExpressionLength, this.limits.filterBudget);
+    const filter = excluding(restrictTo(compiled, params.viewer), resumed?.seen);
     const sub = new Subscription({
       id: randomUUID(),
       filter,
@@ -116,6 +122,10 @@ export class Dispatcher {
       observer: this.observer,
       viewer: params.viewer,
       owner: params.owner ?? '',
+    });
+    compiled.whenExhausted?.((err) => {
+      this.counters.filterBudgetExceeded++;
+      sub.fail(err);
     });
     this.registry.add(sub);
     return sub;

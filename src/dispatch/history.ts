@@ -4,6 +4,7 @@ import type { HistoryPage } from '../domain/history.js';
 import type { StoredAuditEvent } from '../domain/event.js';
 import type { EventLog, Viewer } from '../domain/ports.js';
 import { compileFilter } from '../filtering/compiled-filter.js';
+import type { FilterBudget } from '../filtering/cpu-budget.js';
 
 export const MAX_QUERY_LIMIT = 10_000;
 const DEFAULT_QUERY_LIMIT = 100;
@@ -16,6 +17,8 @@ export interface HistoryRequest {
   /** Opaque to clients; today the decimal sequence the next page continues after. */
   readonly pageToken: string;
   readonly maxExpressionLength: number;
+  /** CPU the expression may spend on this page; beyond it the query fails RESOURCE_EXHAUSTED. */
+  readonly filterBudget?: FilterBudget;
   /** The caller's view: what it may see, and how. */
   readonly viewer?: Viewer;
 }
@@ -27,7 +30,10 @@ export function queryHistory(log: EventLog, req: HistoryRequest): HistoryPage {
     throw AppError.invalid('page_token', 'is not a token returned by a previous page');
   }
   const { filter } = req;
-  const compiled = filter.expression ? compileFilter(filter, req.maxExpressionLength) : undefined;
+  const compiled = filter.expression ? compileFilter(filter, req.maxExpressionLength, req.filterBudget) : undefined;
+  compiled?.whenExhausted?.((err) => {
+    throw err; // out of the log's scan: the page is abandoned
+  });
   const { viewer } = req;
   // Visibility first, then the expression on the caller's own view (see restrictTo); the indexed
   // fields the log filters by are never masked.

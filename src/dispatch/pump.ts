@@ -41,6 +41,7 @@ export async function pumpSubscription(sub: Subscription, sink: StreamSink, opts
       continue;
     }
     const reason = sub.endReason(opts.now());
+    if (reason === 'failed' && sub.failure) throw sub.failure; // each transport maps it to its error form
     if (reason) return reason;
     const sinceWrite = Date.now() - lastWrite;
     if (sinceWrite >= opts.heartbeatIntervalMs) {

@@ -1,11 +1,15 @@
+import type { AppError } from '../domain/errors.js';
 import type { StoredAuditEvent } from '../domain/event.js';
 import type { DeliveryObserver, EventLog, Viewer } from '../domain/ports.js';
 import type { CompiledFilter } from '../filtering/compiled-filter.js';
 import { spansUnder } from '../lib/tracing.js';
 
 export type SubscriptionMode = 'live' | 'catch-up';
-/** Why a stream ended: completed (time range over), unsubscribed, shutdown, cancelled by the client. */
-export type EndReason = 'completed' | 'unsubscribed' | 'shutdown' | 'cancelled';
+/**
+ * Why a stream ended: completed (time range over), unsubscribed, shutdown, cancelled by the client,
+ * failed (the server ended it with an error, e.g. its filter exceeded the CPU budget: see failure).
+ */
+export type EndReason = 'completed' | 'unsubscribed' | 'shutdown' | 'cancelled' | 'failed';
 
 /** What a transport writes next: events in sequence order, after a gap notice when history is gone. */
 export interface Delivery {
@@ -55,6 +59,8 @@ export class Subscription {
   private wake?: () => void;
   private ending?: { reason: EndReason; drainQueue: boolean };
   readonly counters = { matched: 0, delivered: 0, dropped: 0, overflows: 0 };
+  /** Why the server ended it, when reason is 'failed'. */
+  failure?: AppError;
 
   constructor(private readonly opts: SubscriptionOptions) {
     this.id = opts.id;
@@ -122,6 +128,13 @@ export class Subscription {
     this.ending = { reason, drainQueue };
     if (!drainQueue) this.queue = [];
     this.signal();
+  }
+
+  /** Ends the subscription with an error for its client (at once: nothing more is delivered). */
+  fail(err: AppError): void {
+    if (this.ending) return;
+    this.failure = err;
+    this.end('failed');
   }
 
   /** Why the stream should end now, once nothing is left to take. */

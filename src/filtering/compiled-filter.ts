@@ -2,7 +2,9 @@ import type { Severity } from '../domain/catalog.js';
 import type { StoredAuditEvent } from '../domain/event.js';
 import type { Filter } from '../domain/filter.js';
 import type { Viewer } from '../domain/ports.js';
-import { compileCel } from './cel.js';
+import { AppError, isAppError } from '../domain/errors.js';
+import { compileCel, type CelPredicate } from './cel.js';
+import { CpuBudget, DEFAULT_FILTER_BUDGET, type FilterBudget } from './cpu-budget.js';
 
 /** A filter turned into sets and one predicate, so matching an event allocates nothing. */
 export interface CompiledFilter {
@@ -20,6 +22,11 @@ export interface CompiledFilter {
    * by spreading a filter (restrictTo, excluding) do not copy it, and those must run their matches().
    */
   soleCriterion?(): IndexKey | 'minSeverity' | 'none' | undefined;
+  /**
+   * Calls `listener` once when the filter's expression exceeds its cost or CPU budget; from then on
+   * the filter matches nothing. The subscription (or query) that owns it then ends RESOURCE_EXHAUSTED.
+   */
+  whenExhausted?(listener: (err: AppError) => void): void;
 }
 
 /** The fields the subscription index files filters by. */
@@ -29,8 +36,54 @@ function setOf<T>(values: readonly T[]): ReadonlySet<T> | undefined {
   return values.length > 0 ? new Set(values) : undefined;
 }
 
-export function compileFilter(filter: Filter, maxExpressionLength = 4096): CompiledFilter {
-  return new FieldFilter(filter, filter.expression ? compileCel(filter.expression, maxExpressionLength) : undefined);
+export function compileFilter(filter: Filter, maxExpressionLength = 4096, budget = DEFAULT_FILTER_BUDGET): CompiledFilter {
+  const cel = filter.expression ? compileCel(filter.expression, maxExpressionLength) : undefined;
+  return new FieldFilter(filter, cel && new BudgetedPredicate(cel, budget));
+}
+
+/**
+ * A CEL predicate that keeps count of its CPU time against the filter budget, and ends for good when
+ * an evaluation exceeds the evaluator's cost limit (it throws RESOURCE_EXHAUSTED) or the time spent
+ * keeps above the budget's rate. Timing costs two clock reads per evaluation, small beside CEL's own.
+ */
+class BudgetedPredicate {
+  private readonly cpu: CpuBudget;
+  private exhausted?: AppError;
+  private listener?: (err: AppError) => void;
+
+  constructor(
+    private readonly evaluate: CelPredicate,
+    private readonly budget: FilterBudget,
+  ) {
+    this.cpu = new CpuBudget(budget);
+  }
+
+  matches(e: StoredAuditEvent): boolean {
+    if (this.exhausted) return false;
+    const started = performance.now();
+    let matched = false;
+    try {
+      matched = this.evaluate(e);
+    } catch (err) {
+      this.exhaust(isAppError(err) ? err : new AppError('RESOURCE_EXHAUSTED', 'filter.expression: evaluation failed', 'filter.expression'));
+      return false;
+    }
+    if (this.cpu.charge(performance.now() - started)) {
+      const { cpuMsPerSecond, cpuBurstMs } = this.budget;
+      this.exhaust(new AppError('RESOURCE_EXHAUSTED', `filter.expression: kept using more CPU than its budget (${cpuMsPerSecond} ms per second, ${cpuBurstMs} ms of burst); simplify the expression or narrow the other filter fields`, 'filter.expression'));
+      return false;
+    }
+    return matched;
+  }
+
+  whenExhausted(listener: (err: AppError) => void): void {
+    this.listener = listener;
+  }
+
+  private exhaust(err: AppError): void {
+    this.exhausted = err;
+    this.listener?.(err);
+  }
 }
 
 /**
@@ -50,7 +103,7 @@ class FieldFilter implements CompiledFilter {
 
   constructor(
     readonly source: Filter,
-    private readonly cel: ((e: StoredAuditEvent) => boolean) | undefined,
+    private readonly cel: BudgetedPredicate | undefined,
   ) {
     this.eventTypes = setOf<string>(source.eventTypes);
     this.severities = setOf(source.severities);
@@ -74,7 +127,11 @@ class FieldFilter implements CompiledFilter {
       const t = e.timestamp.getTime();
       if (t < this.start || t > this.end) return false;
     }
-    return this.cel ? this.cel(e) : true;
+    return this.cel ? this.cel.matches(e) : true;
+  }
+
+  whenExhausted(listener: (err: AppError) => void): void {
+    this.cel?.whenExhausted(listener);
   }
 
   soleCriterion(): IndexKey | 'minSeverity' | 'none' | undefined {

@@ -62,6 +62,8 @@ export class Metrics implements DeliveryObserver {
       Object.entries(dispatcher.counters.failedByReason).map(([reason, n]) => [{ reason }, n]));
     mirror('auditstream_events_dropped_total', 'Events lost to subscribers whose cursor fell behind retention. Should stay 0.', ['reason'], () =>
       [[{ reason: 'retention' }, dispatcher.droppedTotal()]]);
+    mirror('auditstream_filter_budget_exceeded_total', 'Subscriptions ended because their CEL filter exceeded its cost or CPU budget.', [], () =>
+      [[{}, dispatcher.counters.filterBudgetExceeded]]);
     mirror('auditstream_events_duplicate_total', 'Publishes of an id already stored.', [], () => [[{}, dispatcher.counters.duplicates]]);
     gauge('auditstream_queue_size', 'Events waiting in an ingest lane.', ['lane'], () =>
       [dispatcher.ingest.critical, dispatcher.ingest.regular].map((l) => [{ lane: l.name }, l.items.length]));

@@ -15,6 +15,7 @@ import type { NewAuditEvent } from '../../domain/event.js';
 import type { AppendResult } from '../../domain/ports.js';
 import { activeTraceparent, tracingEnabled } from '../../lib/tracing.js';
 import type { Logger } from '../../observability/logger.js';
+import type { FilterBudget } from '../../filtering/cpu-budget.js';
 import type { KafkaSink } from '../kafka/index.js';
 import { createDeadLetterHandlers, kafkaStats } from './dead-letter-handlers.js';
 import type { Permissions } from '../../security/roles.js';
@@ -29,6 +30,7 @@ export interface AuditServiceDeps {
   readonly dispatcher: Dispatcher;
   readonly limits: InputLimits;
   readonly maxExpressionLength: number;
+  readonly filterBudget?: FilterBudget;
   readonly pump: PumpOptions;
   readonly log: Logger;
   /** Open Subscribe streams, so shutdown can wait for them to drain. */
@@ -154,7 +156,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
   }
 
   const history = createHistoryHandlers({
-    log: dispatcher.log, limits, maxExpressionLength: deps.maxExpressionLength, batchSize: deps.pump.batchSize, logger: log, security,
+    log: dispatcher.log, limits, maxExpressionLength: deps.maxExpressionLength, filterBudget: deps.filterBudget, batchSize: deps.pump.batchSize, logger: log, security,
   });
   const deadLetters = createDeadLetterHandlers({ kafka: deps.kafka, logger: log });
   /** An operations RPC: admins only. */

@@ -7,6 +7,7 @@ import { toFilter } from '../../contract/filter-mapping.js';
 import type { InputLimits } from '../../contract/limits.js';
 import { queryHistory } from '../../dispatch/history.js';
 import type { EventLog } from '../../domain/ports.js';
+import type { FilterBudget } from '../../filtering/cpu-budget.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Security } from '../../security/security.js';
 import { callerOf } from './caller.js';
@@ -16,6 +17,7 @@ export interface HistoryDeps {
   readonly log: EventLog;
   readonly limits: InputLimits;
   readonly maxExpressionLength: number;
+  readonly filterBudget?: FilterBudget;
   readonly batchSize: number;
   readonly logger: Logger;
   readonly security: Security;
@@ -36,6 +38,7 @@ export function createHistoryHandlers(deps: HistoryDeps) {
           limit: request.limit,
           pageToken: request.pageToken,
           maxExpressionLength: deps.maxExpressionLength,
+          filterBudget: deps.filterBudget,
         });
         for (let i = 0; i < page.events.length && !call.cancelled; i += deps.batchSize) {
           const events = page.events.slice(i, i + deps.batchSize).map(toProtoEvent);
