@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.js';
 import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import { eventTypeFromProto, eventTypeToProto, resultFromProto, resultToProto, severityFromProto } from './enums.js';
 import type { InputLimits } from './limits.js';
+import { keySegment, wireProblemOf } from './request-wire.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STRING_FIELDS = ['user_id', 'entity_type', 'entity_id', 'action', 'correlation_id', 'source'] as const;
@@ -16,6 +17,12 @@ const STRING_FIELDS = ['user_id', 'entity_type', 'entity_id', 'action', 'correla
 export function toNewEvent(p: ProtoEvent | undefined, limits: InputLimits, now: Date, prefix = 'event'): NewAuditEvent {
   const field = (name: string): string => `${prefix}.${name}`;
   if (!p) throw AppError.invalid(prefix, 'is required');
+  // What the request check (request-wire.ts) found in this event's bytes; p is then an empty placeholder.
+  const problem = wireProblemOf(p);
+  if (problem) {
+    const path = problem.path === '' ? prefix : problem.path.startsWith('[') ? `${prefix}${problem.path}` : field(problem.path);
+    throw AppError.invalid(path, problem.framing ? `is not valid protobuf: ${problem.message}` : problem.message);
+  }
   if (p.id !== '' && !UUID.test(p.id)) throw AppError.invalid(field('id'), `${JSON.stringify(p.id.slice(0, 64))} is not a UUID`);
   if (p.type === 0) throw AppError.invalid(field('type'), 'is required (EVENT_TYPE_UNSPECIFIED is not a type)');
   const type = eventTypeFromProto(p.type);
@@ -32,8 +39,9 @@ export function toNewEvent(p: ProtoEvent | undefined, limits: InputLimits, now: 
     correlation_id: p.correlationId, source: p.source,
   };
   for (const name of STRING_FIELDS) {
-    if (strings[name].length > limits.maxStringLength) {
-      throw AppError.invalid(field(name), `is ${strings[name].length} characters, the limit is ${limits.maxStringLength}`);
+    const length = characters(strings[name], limits.maxStringLength);
+    if (length > limits.maxStringLength) {
+      throw AppError.invalid(field(name), `is ${length} characters (Unicode code points), the limit is ${limits.maxStringLength}`);
     }
   }
   if (p.action.trim() === '') throw AppError.invalid(field('action'), 'is required');
@@ -57,16 +65,65 @@ export function toNewEvent(p: ProtoEvent | undefined, limits: InputLimits, now: 
   };
 }
 
-function checkMetadata(metadata: Metadata, limits: InputLimits, field: string): void {
-  const bytes = Buffer.byteLength(JSON.stringify(metadata));
-  if (bytes > limits.maxMetadataBytes) {
-    throw AppError.invalid(field, `is ${bytes} bytes as JSON, the limit is ${limits.maxMetadataBytes}`);
+/**
+ * Characters as the limits count them: Unicode code points (what a person calls characters; an emoji
+ * outside the BMP is one, not the two UTF-16 units of String.length). Counting stops past `limit`.
+ */
+function characters(s: string, limit: number): number {
+  if (s.length <= limit) return s.length; // code points never outnumber UTF-16 units
+  let n = 0;
+  for (let i = 0; i < s.length; i++, n++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
   }
+  return n;
+}
+
+/**
+ * Metadata limits: depth first (bounded recursion, so hostile nesting cannot exhaust the stack or
+ * JSON.stringify), then size in bytes of its UTF-8 JSON encoding, then keys over every nested object.
+ * Also refused here, for metadata that did not come through the gRPC request check (which refuses
+ * them on the wire, where they would otherwise be lost): `__proto__` keys and values JSON cannot hold
+ * exactly (undefined, NaN, Infinity, functions...), which JSON.stringify would drop or turn into null.
+ */
+function checkMetadata(metadata: Metadata, limits: InputLimits, field: string): void {
   if (nestsDeeperThan(metadata, limits.maxMetadataDepth)) {
     throw AppError.invalid(field, `nests deeper than ${limits.maxMetadataDepth} levels`);
   }
+  checkJsonValues(metadata, field);
+  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  if (bytes > limits.maxMetadataBytes) {
+    throw AppError.invalid(field, `is ${bytes} bytes as JSON (UTF-8), the limit is ${limits.maxMetadataBytes} bytes`);
+  }
   const keys = countKeys(metadata);
-  if (keys > limits.maxMetadataKeys) throw AppError.invalid(field, `has ${keys} keys, the limit is ${limits.maxMetadataKeys}`);
+  if (keys > limits.maxMetadataKeys) {
+    throw AppError.invalid(field, `has ${keys} keys (counted over every nested object), the limit is ${limits.maxMetadataKeys}`);
+  }
+}
+
+/** Refuses what would not be stored exactly as given (depth is already bounded). */
+function checkJsonValues(value: unknown, path: string): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw AppError.invalid(path, `${value} is not a number JSON can hold`);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkJsonValues(item, `${path}[${i}]`));
+    return;
+  }
+  if (value === undefined) throw AppError.invalid(path, 'value has no kind');
+  if (typeof value !== 'object') throw AppError.invalid(path, `a ${typeof value} is not a JSON value`);
+  for (const key of Object.keys(value)) {
+    const segment = keySegment(key);
+    const at = segment.startsWith('[') ? `${path}${segment}` : `${path}.${segment}`;
+    // Refused, not lost: see request-wire.ts, struct().
+    if (key === '__proto__') throw AppError.invalid(at, 'this key is not accepted');
+    checkJsonValues((value as Record<string, unknown>)[key], at);
+  }
 }
 
 /** Keys over every nested object (depth is already bounded). */

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AuditServiceService, type AuditServiceServer } from '../../../generated/audit/v1/audit_service.js';
+import { withCheckedRequests } from './request-decoding.js';
 import { serializeSubscribeResponse } from './wire.js';
 
 export const AUDIT_SERVICE_NAME = 'audit.v1.AuditService';
@@ -33,10 +34,12 @@ export class GrpcServer {
   port = 0;
 
   constructor(service: AuditServiceServer) {
-    this.server.addService({
+    // Every request is checked before it is decoded: bad bytes get INVALID_ARGUMENT, never INTERNAL.
+    const checked = withCheckedRequests({
       ...AuditServiceService,
       subscribe: { ...AuditServiceService.subscribe, responseSerialize: serializeSubscribeResponse },
-    }, service);
+    }, service, { root: resolveProtoRoot(), files: ['audit/v1/audit_service.proto'], service: AUDIT_SERVICE_NAME });
+    this.server.addService(checked.definition, checked.implementation);
     this.health.addToServer(this.server);
     reflectionService().addToServer(this.server);
   }
