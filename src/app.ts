@@ -91,11 +91,11 @@ export class App {
     // The Kafka forwarder, or in cluster mode the shared log: circuit and lag in /metrics and /readyz.
     const downstreams = (): DownstreamStatus[] => [kafka?.status(), eventLog instanceof ClusterLog ? eventLog.status() : undefined]
       .filter((d): d is DownstreamStatus => d !== undefined);
-    const metrics = new Metrics({ dispatcher, log: eventLog, downstreams });
+    const metrics = new Metrics({ dispatcher, log: eventLog, downstreams, writeErrors: () => health.writeErrors });
     dispatcher.observer = metrics;
-    const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving));
-    dispatcher.onLogFailure = () => health.check();
-    const http = new HttpServer({ ...bridge, tls, websocket: config.websocket, metrics, readiness: () => health.check() });
+    const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving), logger);
+    dispatcher.onLogFailure = (err) => health.appendFailed(err);
+    const http = new HttpServer({ ...bridge, tls, websocket: config.websocket, metrics, readiness: () => health.status() });
     const httpPort = await http.listen(config.server.host, config.server.http_port).catch(async (err: unknown) => {
       await grpc.close(0);
       throw err;
@@ -141,6 +141,7 @@ async function openEventLog(config: Config, clock: Clock, logger: Logger): Promi
     path: storage.path,
     clock,
     synchronous: storage.synchronous,
+    integrityCheck: storage.integrity_check,
     retention: { maxAgeMs: storage.retention.max_age, maxEvents: storage.retention.max_events },
   });
 }

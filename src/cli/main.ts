@@ -8,7 +8,7 @@ const commands = {
   publish: async (flags: import('./publish.js').PublishFlags) => (await import('./publish.js')).publishCommand(flags),
   tail: async (flags: import('./tail.js').TailFlags) => (await import('./tail.js')).tailCommand(flags),
   stats: async (flags: { server: string; json: boolean }) => (await import('./stats.js')).statsCommand(flags),
-  verify: async (flags: { server: string; from?: string; to?: string }) => (await import('./stats.js')).verifyCommand(flags),
+  verify: async (flags: { server: string; from?: string; to?: string; offline?: string }) => (await import('./stats.js')).verifyCommand(flags),
   erase: async (flags: import('./erase.js').EraseFlags) => (await import('./erase.js')).eraseCommand(flags),
 };
 const INVALID_ARGUMENT = 3; // gRPC status codes, without loading grpc-js here
@@ -81,6 +81,7 @@ program.command('verify')
   .addOption(serverOption())
   .option('--from <sequence>', 'first sequence (default: oldest kept)')
   .option('--to <sequence>', 'last sequence (default: newest)')
+  .option('--offline <path>', 'check a database file directly, with no server running (integrity, then the chain)')
   .action(run(commands.verify));
 
 program.command('erase')

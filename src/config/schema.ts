@@ -132,6 +132,8 @@ export const configSchema = z.strictObject({
     path: z.string().min(1).default('./data/auditstream.db'),
     /** full: a commit survives power loss; normal: it survives a process crash, and commits are faster. */
     synchronous: z.enum(['full', 'normal']).default('full'),
+    /** storage.type sqlite: SQLite's quick_check at start (seconds on a large log); a damaged file is refused. */
+    integrity_check: flag.default(true),
     /** storage.type memory: how many of the newest events are kept. */
     memory_capacity: count.default(100_000),
     retention: z.strictObject({

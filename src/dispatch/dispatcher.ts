@@ -122,6 +122,7 @@ export class Dispatcher {
       observer: this.observer,
       viewer: params.viewer,
       owner: params.owner ?? '',
+      raise: resumed?.raise,
     });
     compiled.whenExhausted?.((err) => {
       this.counters.filterBudgetExceeded++;

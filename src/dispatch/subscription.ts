@@ -1,5 +1,6 @@
 import type { AppError } from '../domain/errors.js';
 import type { StoredAuditEvent } from '../domain/event.js';
+import { cursorAt } from '../domain/cursor.js';
 import type { DeliveryObserver, EventLog, Viewer } from '../domain/ports.js';
 import type { CompiledFilter } from '../filtering/compiled-filter.js';
 import { spansUnder } from '../lib/tracing.js';
@@ -33,6 +34,8 @@ export interface SubscriptionOptions {
   /** Presents each event as the caller may see it (redaction); its filter already holds the visibility rule. */
   readonly viewer?: Viewer;
   readonly owner: string;
+  /** Raises the tokens this subscription hands out to cover its resume token (ResolvedCursor.raise). */
+  readonly raise?: (token: string) => string;
 }
 
 /** Scan at most this many log rows per batch asked for, so one take() never blocks the loop for long. */
@@ -61,6 +64,8 @@ export class Subscription {
   readonly counters = { matched: 0, delivered: 0, dropped: 0, overflows: 0 };
   /** Why the server ended it, when reason is 'failed'. */
   failure?: AppError;
+  /** Until the tokens handed out cover the resume token by themselves (they only grow). */
+  private raise?: (token: string) => string;
 
   constructor(private readonly opts: SubscriptionOptions) {
     this.id = opts.id;
@@ -71,6 +76,13 @@ export class Subscription {
     this.owner = opts.owner;
     this.cursor = this.lastDelivered = opts.startCursor;
     this.mode = opts.startCursor < opts.log.lastSequence() ? 'catch-up' : 'live';
+    this.raise = opts.raise;
+  }
+
+  /** The resume token just after `sequence`, as this subscriber may use it (see raise). */
+  tokenAt(sequence: number): string {
+    const token = cursorAt(this.opts.log, sequence);
+    return this.raise ? this.raise(token) : token;
   }
 
   /** Called by the router with an event that matches this subscription's filter. Never blocks. */
@@ -92,7 +104,16 @@ export class Subscription {
   take(max: number): Delivery | undefined {
     const delivery = this.next(max);
     const viewer = this.opts.viewer;
-    return delivery && viewer ? { ...delivery, events: delivery.events.map((e) => viewer.present(e)) } : delivery;
+    const presented = delivery && viewer ? { ...delivery, events: delivery.events.map((e) => viewer.present(e)) } : delivery;
+    return presented && this.raise ? { ...presented, events: presented.events.map((e) => this.raised(e)) } : presented;
+  }
+
+  /** The event with its cursor raised to the resume token, until its own cursor covers that. */
+  private raised(e: StoredAuditEvent): StoredAuditEvent {
+    if (!this.raise || e.cursor === undefined) return e;
+    const cursor = this.raise(e.cursor);
+    if (cursor === e.cursor) this.raise = undefined; // every later token covers it too
+    return cursor === e.cursor ? e : { ...e, cursor };
   }
 
   private next(max: number): Delivery | undefined {

@@ -44,6 +44,8 @@ export interface EventLog {
   erase?(selector: ErasureSelector, personal: PersonalData): ErasureOutcome;
   /** Whether an append could be committed now (health); never throws. */
   checkWritable(): boolean;
+  /** Why the last write failed (cause, path), until a write succeeds; absent when unknown. */
+  writeProblem?(): string | undefined;
   close(): Promise<void>;
   /**
    * A log other nodes append to as well (cluster mode) calls `listener` with every event it stores,
@@ -62,6 +64,12 @@ export interface ResolvedCursor {
   readonly afterSequence: number;
   /** Events stored after `afterSequence` locally that the token already covers (other nodes' order differs). */
   readonly seen?: (event: StoredAuditEvent) => boolean;
+  /**
+   * Raises a token this node hands out later (an event's cursor, started, heartbeats) to cover at
+   * least what the resumed token covered: otherwise a token taken before this node's order caught up
+   * with the old one would name events the client already had (cluster: per-partition maximum).
+   */
+  readonly raise?: (token: string) => string;
 }
 
 export interface Clock {

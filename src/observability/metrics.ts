@@ -18,6 +18,8 @@ export interface MetricSources {
   readonly log: EventLog;
   /** Downstreams with circuits (empty when Kafka is off). */
   readonly downstreams: () => readonly DownstreamStatus[];
+  /** Appends that failed, by cause (the health monitor counts them). */
+  readonly writeErrors?: () => ReadonlyMap<string, number>;
 }
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2, isolated: 3 } as const;
@@ -64,6 +66,8 @@ export class Metrics implements DeliveryObserver {
       [[{ reason: 'retention' }, dispatcher.droppedTotal()]]);
     mirror('auditstream_filter_budget_exceeded_total', 'Subscriptions ended because their CEL filter exceeded its cost or CPU budget.', [], () =>
       [[{}, dispatcher.counters.filterBudgetExceeded]]);
+    mirror('auditstream_log_write_errors_total', 'Appends to the event log that failed, by cause (SQLITE_FULL: disk full, SQLITE_IOERR_*: I/O error, ...).', ['reason'], () =>
+      [...(sources.writeErrors?.() ?? [])].map(([reason, n]) => [{ reason }, n]));
     mirror('auditstream_events_duplicate_total', 'Publishes of an id already stored.', [], () => [[{}, dispatcher.counters.duplicates]]);
     gauge('auditstream_queue_size', 'Events waiting in an ingest lane.', ['lane'], () =>
       [dispatcher.ingest.critical, dispatcher.ingest.regular].map((l) => [{ lane: l.name }, l.items.length]));

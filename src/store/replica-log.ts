@@ -104,7 +104,11 @@ export class ReplicaLog extends MemoryEvents {
       const at = lowerBound(p.offsets, next[i]);
       if (at < p.offsets.length) afterSequence = Math.min(afterSequence, p.sequences[at] - 1);
     });
-    return { afterSequence, seen: (e) => e.position !== undefined && e.position.offset < next[e.position.partition] };
+    return {
+      afterSequence,
+      seen: (e) => e.position !== undefined && e.position.offset < next[e.position.partition]!,
+      raise: (later) => encodePartitionCursor(decodePartitionCursor(later, next.length, 'cursor').map((offset, i) => Math.max(offset, next[i]!))),
+    };
   }
 
   /** Recomputes each partition's chain over the held events in [from, to]; stops at the first break. */

@@ -1,6 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
 import { sealEvent, verifiesItself } from './hash-chain.js';
@@ -16,8 +15,10 @@ import {
   ROW_PREVIOUS_HASH,
   ROW_SEQUENCE,
   rowToEvent,
+  SCHEMA_VERSION,
 } from './sqlite-schema.js';
 import { migrate } from './sqlite-migration.js';
+import { describeFailure, openDatabase } from './sqlite-open.js';
 import { type ChainPoint, prepareStatements, type Statements } from './sqlite-statements.js';
 
 
@@ -41,6 +42,10 @@ export interface SqliteEventLogOptions {
    * Default 20,000.
    */
   readonly indexedWindowRows?: number;
+  /** Run SQLite's quick_check when opening (default true): a damaged file is refused at start. */
+  readonly integrityCheck?: boolean;
+  /** Open an existing log to read and verify only (`auditstream verify --offline`): nothing is written. */
+  readonly readOnly?: boolean;
 }
 
 /**
@@ -56,6 +61,10 @@ const TUNING = [
   'journal_size_limit = 67108864',
   'temp_store = MEMORY',
 ];
+
+/** What the readiness probe writes, and at most after a failed batch. */
+const PROBE_BYTES = 4096;
+const MAX_PROBE_BYTES = 16 * 1024 * 1024;
 
 /** At most this many distinct history-query shapes keep a prepared statement. */
 const QUERY_CACHE_SIZE = 128;
@@ -75,6 +84,10 @@ export class SqliteEventLog implements EventLog {
   private readonly indexedWindowRows: number;
   private readonly time: TimeRanges;
   private readonly queryCache = new Map<string, Database.Statement<SqlParam[], EventRow>>();
+  private readonly path: string;
+  private probeBytes = PROBE_BYTES;
+  /** Why writing failed last, until a write succeeds. */
+  private problem?: string;
   /** The newest sequence ever stored and its hash (mirrors meta 'last'; updated after each commit). */
   private last: ChainPoint;
 
@@ -93,20 +106,23 @@ export class SqliteEventLog implements EventLog {
       throw new Error(`synchronous must be 'full' or 'normal', got ${String(synchronous)}`);
     }
     const inMemory = options.path === ':memory:' || options.path === '';
-    if (!inMemory) fs.mkdirSync(path.dirname(path.resolve(options.path)), { recursive: true });
-
-    this.db = new Database(options.path);
+    this.path = options.path;
+    this.db = openDatabase(options.path, { quickCheck: options.integrityCheck ?? true, readonly: options.readOnly ?? false });
     try {
-      const mode = this.db.pragma('journal_mode = WAL', { simple: true });
-      if (!inMemory && mode !== 'wal') throw new Error(`could not switch ${options.path} to WAL (got ${String(mode)})`);
-      this.db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      if (options.readOnly) requireCurrentSchema(this.db, options.path);
+      else {
+        const mode = this.db.pragma('journal_mode = WAL', { simple: true });
+        if (!inMemory && mode !== 'wal') throw new Error(`could not switch ${options.path} to WAL (got ${String(mode)})`);
+        this.db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+        for (const pragma of TUNING) this.db.pragma(pragma);
+        migrate(this.db);
+      }
       this.db.pragma('busy_timeout = 5000');
-      for (const pragma of TUNING) this.db.pragma(pragma);
-      migrate(this.db);
       this.s = prepareStatements(this.db);
     } catch (err) {
       this.db.close();
-      throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      throw message.includes(options.path) ? err : new Error(`${options.path}: ${message}`);
     }
 
     this.time = new TimeRanges(this.s, () => this.firstSequence(), () => this.last.sequence);
@@ -165,9 +181,20 @@ export class SqliteEventLog implements EventLog {
 
   async append(events: readonly NewAuditEvent[]): Promise<AppendResult[]> {
     if (events.length === 0) return [];
-    const { results, last } = this.appendTx.immediate(events, this.clock.now());
-    this.last = last; // only after the commit succeeded
-    return results;
+    let committed;
+    try {
+      committed = this.appendTx.immediate(events, this.clock.now());
+    } catch (err) {
+      this.problem = this.failureOf(err);
+      // Until a write succeeds, the readiness probe writes as much as this batch needed: a small probe
+      // would fit in the last free pages of a full disk and call the log writable while appends fail.
+      this.probeBytes = Math.min(MAX_PROBE_BYTES, events.reduce((n, e) => n + 1024 + Buffer.byteLength(JSON.stringify(e.metadata)), PROBE_BYTES));
+      throw err;
+    }
+    this.last = committed.last; // only after the commit succeeded
+    this.problem = undefined;
+    this.probeBytes = PROBE_BYTES;
+    return committed.results;
   }
 
   readAfter(afterSequence: number, limit: number): StoredAuditEvent[] {
@@ -194,6 +221,17 @@ export class SqliteEventLog implements EventLog {
    * the first kept event) and that no sequence is missing. Stops at the first break. Rows are streamed.
    */
   verifyChain(fromSequence?: number, toSequence?: number): ChainVerification {
+    try {
+      return this.walkChain(fromSequence, toSequence);
+    } catch (err) {
+      // Pages SQLite cannot read: say what and where, not INTERNAL.
+      const { code, message } = describeFailure(err);
+      if (!code.startsWith('SQLITE_CORRUPT') && !code.startsWith('SQLITE_IOERR') && code !== 'SQLITE_NOTADB') throw err;
+      throw new AppError('DATA_LOSS', `the log's database is damaged (${code}: ${message}); restore a backup`);
+    }
+  }
+
+  private walkChain(fromSequence?: number, toSequence?: number): ChainVerification {
     const anchor = this.s.getMeta.get('anchor')!;
     const first = Math.max(fromSequence ?? anchor.sequence + 1, anchor.sequence + 1);
     const last = Math.min(toSequence ?? this.last.sequence, this.last.sequence);
@@ -259,19 +297,35 @@ export class SqliteEventLog implements EventLog {
     return this.db;
   }
 
-  /** Takes and releases the write lock: fails when the database is closed, read-only or locked by another writer. */
+  /**
+   * Commits a write (a 4 KiB row in health_probe, replaced each time; after a failed append, as large
+   * as that batch): only a real commit finds a full disk or a failing device; taking the write lock
+   * alone succeeds on a full disk.
+   */
   checkWritable(): boolean {
     if (!this.db.open) return false;
     try {
-      this.db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      this.s.probe.run(Date.now(), this.probeBytes);
+      this.problem = undefined;
       return true;
-    } catch {
+    } catch (err) {
+      this.problem = this.failureOf(err);
       return false;
     }
   }
 
+  /** Why the last append or probe failed, until one succeeds. */
+  writeProblem(): string | undefined {
+    return this.problem;
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  private failureOf(err: unknown): string {
+    const { code, message } = describeFailure(err);
+    return `${code}: ${message} (${this.path})`;
   }
 
   private prepareQuery(sql: string): Database.Statement<SqlParam[], EventRow> {
@@ -294,6 +348,14 @@ function hashMatches(row: EventRow): boolean {
     return Buffer.isBuffer(hash) && verifiesItself(rowToEvent(row));
   } catch {
     return false;
+  }
+}
+
+/** A read-only open cannot upgrade: it needs a log of this build's schema. */
+function requireCurrentSchema(db: Database.Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version !== SCHEMA_VERSION) {
+    throw new Error(`${file} has event log schema ${version}, this build reads ${SCHEMA_VERSION} (start the server once to upgrade it)`);
   }
 }
 

@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS cursors (
   sequence INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- Readiness commits a row here now and then: a real write, so a full disk is seen (see checkWritable).
+CREATE TABLE IF NOT EXISTS health_probe (
+  id  INTEGER PRIMARY KEY,
+  at  INTEGER NOT NULL,
+  pad BLOB    NOT NULL
+);
+
 INSERT OR IGNORE INTO meta (key, sequence, hash) VALUES ('last', 0, x''), ('anchor', 0, x'');
 `;
 

@@ -56,6 +56,7 @@ export function prepareStatements(db: Database.Database) {
       'SELECT sequence FROM events WHERE received_at >= ? ORDER BY sequence LIMIT 1',
     ),
     deleteThrough: db.prepare<[number]>('DELETE FROM events WHERE sequence <= ?'),
+    probe: db.prepare<[number, number]>('INSERT OR REPLACE INTO health_probe (id, at, pad) VALUES (1, ?, zeroblob(?))'),
     getMeta: db.prepare<[string], ChainPoint>('SELECT sequence, hash FROM meta WHERE key = ?'),
     setMeta: db.prepare<[number, Buffer, string]>('UPDATE meta SET sequence = ?, hash = ? WHERE key = ?'),
     getCursor: db.prepare<[string], { sequence: number }>('SELECT sequence FROM cursors WHERE name = ?'),

@@ -60,7 +60,9 @@ test('health turns NOT_SERVING and /readyz 503 when the log cannot be written', 
     await waitFor('NOT_SERVING', async () => (await healthStatus(server.address, 'audit.v1.AuditService')) === 'NOT_SERVING');
     const ready = await fetch(`${server.httpUrl}/readyz`);
     assert.equal(ready.status, 503);
-    assert.deepEqual(await ready.json(), { status: 'not_ready', ready: false, log: 'unwritable', shuttingDown: false, downstreams: [] });
+    const { reason, ...rest } = await ready.json() as { reason: string };
+    assert.deepEqual(rest, { status: 'not_ready', ready: false, log: 'unwritable', shuttingDown: false, downstreams: [] });
+    assert.match(reason, /database connection is not open \(.*audit\.db\)$/);
   } finally {
     await server.close();
   }

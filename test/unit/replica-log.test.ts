@@ -94,3 +94,37 @@ test('eviction beyond the capacity moves the history start, and a token before i
   const resumed = log.resolveCursor(log.cursorAt(held[0].sequence), 'after_cursor');
   assert.deepEqual(log.readAfter(resumed.afterSequence, 100).filter((e) => !resumed.seen?.(e)).map((e) => e.id), held.slice(1).map((e) => e.id));
 });
+
+test('every token a node hands out after an after_cursor subscribe (started, heartbeats, event cursors) resumes exactly on another node', () => {
+  fc.assert(fc.property(
+    fc.array(fc.integer({ min: 0, max: 10 }), { minLength: PARTITIONS, maxLength: PARTITIONS }),
+    fc.array(fc.nat(), { maxLength: 40 }),
+    fc.array(fc.nat(), { maxLength: 40 }),
+    fc.nat(),
+    fc.nat(),
+    (counts, picksX, picksY, cutSeed, stepSeed) => {
+      const x = replicaOf(interleave(counts, picksX));
+      const y = replicaOf(interleave(counts, picksY));
+      const all = x.readAfter(0, 1_000);
+      const cut = cutSeed % (all.length + 1);
+      const expected = all.slice(cut).map((e) => e.id);
+      // On y, subscribed after x's token: what it delivers, and the tokens it hands out as it goes.
+      const resumed = y.resolveCursor(x.cursorAt(cut), 'after_cursor');
+      const raise = resumed.raise ?? ((t: string) => t);
+      const delivered = y.readAfter(resumed.afterSequence, 1_000).filter((e) => !resumed.seen?.(e));
+      assert.deepEqual(delivered.map((e) => e.id).sort(), [...expected].sort());
+      const tokens: Array<{ token: string; had: number }> = [{ token: raise(y.cursorAt(resumed.afterSequence)), had: 0 }]; // started
+      delivered.forEach((e, i) => tokens.push({ token: raise(e.cursor!), had: i + 1 })); // each event's cursor
+      const step = 1 + (stepSeed % 3);
+      for (let seq = resumed.afterSequence; seq <= y.lastSequence(); seq += step) { // heartbeats between deliveries
+        tokens.push({ token: raise(y.cursorAt(seq)), had: delivered.filter((e) => e.sequence <= seq).length });
+      }
+      // Resuming from any of them on x delivers exactly what the subscriber did not have yet.
+      for (const { token, had } of tokens) {
+        const again = x.resolveCursor(token, 'after_cursor');
+        const rest = x.readAfter(again.afterSequence, 1_000).filter((e) => !again.seen?.(e)).map((e) => e.id);
+        assert.deepEqual(rest.sort(), delivered.slice(had).map((e) => e.id).sort(), `from ${token} after ${had} events`);
+      }
+    },
+  ), { numRuns: 300 });
+});

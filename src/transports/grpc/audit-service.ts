@@ -9,7 +9,6 @@ import type { InputLimits } from '../../contract/limits.js';
 import { unknownSubscription, type Dispatcher } from '../../dispatch/dispatcher.js';
 import { pumpSubscription, type PumpOptions } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
-import { cursorAt } from '../../domain/cursor.js';
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { NewAuditEvent } from '../../domain/event.js';
 import type { AppendResult } from '../../domain/ports.js';
@@ -139,9 +138,9 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       call.emit('error', toGrpcError(err, log));
       return;
     }
-    const sink = new GrpcStreamSink(call, (sequence) => cursorAt(dispatcher.log, sequence));
+    const sink = new GrpcStreamSink(call, (sequence) => sub.tokenAt(sequence));
     call.on('cancelled', () => sub.end('cancelled')); // wakes the pump if it is waiting for events
-    const started = { subscriptionId: sub.id, cursor: sub.deliveredCursor, resumeCursor: cursorAt(dispatcher.log, sub.deliveredCursor) };
+    const started = { subscriptionId: sub.id, cursor: sub.deliveredCursor, resumeCursor: sub.tokenAt(sub.deliveredCursor) };
     sink.write({ kind: { $case: 'started', started } });
     try {
       const reason = await pumpSubscription(sub, sink, deps.pump);

@@ -4,7 +4,6 @@ import { asQueryError, FILTER_QUERY_PARAMETERS, filterFromQuery } from '../../co
 import { parseSequence } from '../../contract/ws-client-frames.js';
 import { pumpSubscription, type StreamSink } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
-import { cursorAt } from '../../domain/cursor.js';
 import { AppError } from '../../domain/errors.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { Identity } from './auth.js';
@@ -107,7 +106,7 @@ export async function serveEvents(req: IncomingMessage, res: ServerResponse, url
     sendError(res, err, deps.log);
     return;
   }
-  const sink = new SseSink(res, (sequence) => cursorAt(deps.dispatcher.log, sequence));
+  const sink = new SseSink(res, (sequence) => sub.tokenAt(sequence));
   res.on('close', () => sub.end('cancelled')); // wakes the pump if it is waiting for events
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -115,7 +114,7 @@ export async function serveEvents(req: IncomingMessage, res: ServerResponse, url
     'x-accel-buffering': 'no', // tell proxies not to hold events back
   });
   const cursor = sub.deliveredCursor;
-  const token = cursorAt(deps.dispatcher.log, cursor);
+  const token = sub.tokenAt(cursor);
   sink.write(`retry: ${RETRY_MS}\nevent: subscribed\nid: ${token}\ndata: ${JSON.stringify(startedJson(sub.id, cursor, token))}\n\n`);
   try {
     const reason = await pumpSubscription(sub, sink, deps.pump);

@@ -3,7 +3,6 @@ import { startedJson } from '../../contract/json-encoding.js';
 import { decodeFrame, frameId, toClientFrame, type ClientFrame } from '../../contract/ws-client-frames.js';
 import { pumpSubscription } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
-import { cursorAt } from '../../domain/cursor.js';
 import { AppError } from '../../domain/errors.js';
 import type { Identity } from './auth.js';
 import { track, type BridgeDeps, type WebSocketSettings } from './deps.js';
@@ -173,9 +172,9 @@ export class WsConnection implements FrameChannel {
       release();
       throw err;
     }
-    const sink = new WsSubscriptionSink(this, f.id, (sequence) => cursorAt(this.deps.dispatcher.log, sequence));
+    const sink = new WsSubscriptionSink(this, f.id, (sequence) => sub.tokenAt(sequence));
     this.subs.set(f.id, { sub, sink });
-    this.send(frame('subscribed', f.id, startedJson(sub.id, sub.deliveredCursor, cursorAt(this.deps.dispatcher.log, sub.deliveredCursor))));
+    this.send(frame('subscribed', f.id, startedJson(sub.id, sub.deliveredCursor, sub.tokenAt(sub.deliveredCursor))));
     track(this.deps.streams, this.run(f.id, sub, sink).finally(release));
   }
 
