@@ -53,7 +53,14 @@ const kafkaSchema = z.strictObject({
   ).default(-1),
   /** The idempotent producer: a retried send is not written twice. Needs required_acks all. */
   idempotent_writes: flag.default(true),
+  /** kafkajs's timeout of one request, and how long the broker may wait for replicas to acknowledge a produce. */
   request_timeout: duration.default(30_000),
+  /**
+   * The longest one send attempt (connecting, metadata, the produce and kafkajs's own retry of it) may
+   * wait for Kafka's acknowledgement; then it counts as a failed send (retried, and towards the circuit
+   * breaker), also when the broker is merely not answering.
+   */
+  send_timeout: duration.default(5_000),
   tls: z.strictObject({
     enabled: flag.default(false),
     /** PEM files. No ca_file: the system's CAs. cert_file + key_file: a client certificate (mTLS). */
@@ -76,6 +83,9 @@ const kafkaSchema = z.strictObject({
 }).superRefine((k, ctx) => {
   if (k.retry_max !== undefined && k.max_retries !== undefined && k.retry_max !== k.max_retries) {
     ctx.addIssue({ code: 'custom', path: ['max_retries'], message: `disagrees with kafka.retry_max (${k.retry_max}); set one of them` });
+  }
+  if (k.send_timeout < 1) {
+    ctx.addIssue({ code: 'custom', path: ['send_timeout'], message: 'must be more than 0' });
   }
   if (k.idempotent_writes && k.required_acks !== -1) {
     ctx.addIssue({ code: 'custom', path: ['required_acks'], message: 'must be all (-1) while idempotent_writes is true' });

@@ -55,8 +55,23 @@ const PRODUCER_STATE_TYPES = new Set([
   'INVALID_PRODUCER_ID_MAPPING',
 ]);
 
-/** kafkajs client-side errors that mean "cannot reach the cluster right now". */
+/**
+ * A send attempt that got no answer within kafka.send_timeout (thrown by the policy, see
+ * kafka-policy.ts): a broker that stopped answering, with its sockets still open, looks like this.
+ * It is transient (retried, counted by the circuit breaker) like kafkajs's own request timeout.
+ */
+export class KafkaSendTimeoutError extends Error {
+  override readonly name = 'KafkaSendTimeoutError';
+  readonly retriable = true;
+
+  constructor(readonly timeoutMs: number) {
+    super(`no answer from Kafka within ${timeoutMs} ms (kafka.send_timeout)`);
+  }
+}
+
+/** kafkajs client-side errors that mean "cannot reach the cluster right now", and our send timeout. */
 const TRANSIENT_NAMES = new Set([
+  'KafkaSendTimeoutError',
   'KafkaJSConnectionError',
   'KafkaJSConnectionClosedError',
   'KafkaJSRequestTimeoutError',

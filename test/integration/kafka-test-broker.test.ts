@@ -407,3 +407,52 @@ describe('KafkaTestBroker restart', () => {
     }
   });
 });
+
+describe('KafkaTestBroker freeze', () => {
+  test('a frozen broker keeps connections open but answers nothing; thawed, it answers what waited (the produce is written)', async () => {
+    const broker = await KafkaTestBroker.start({ partitions: 1 });
+    const clients = new Clients(broker);
+    try {
+      const topic = 'frozen';
+      const kafka = clients.kafka('freeze', { requestTimeout: 300, retry: { retries: 0 } });
+      const producer = await clients.producer(kafka, false);
+      await producer.send({ topic, messages: [{ key: 'k', value: 'before' }] });
+
+      broker.freeze();
+      assert.equal(broker.frozen, true);
+      let closed = false;
+      producer.on(producer.events.DISCONNECT, () => (closed = true));
+      const started = Date.now();
+      await assert.rejects(producer.send({ topic, messages: [{ key: 'k', value: 'during' }] }), (err: Error) => {
+        assert.match(`${err.name} ${err.message}`, /timed out/i, 'a request timeout, not a connection error');
+        return true;
+      });
+      assert.ok(Date.now() - started < 5_000, 'failed by kafkajs\'s request timeout');
+      assert.equal(closed, false, 'the connection stayed open');
+      assert.deepEqual(broker.records(topic).map((r) => r.value?.toString()), ['before'], 'nothing handled while frozen');
+      // A new connection is accepted (as the kernel does for a stopped process) but never answered either.
+      const admin = clients.kafka('freeze-admin', { requestTimeout: 300, connectionTimeout: 300, retry: { retries: 0 } }).admin();
+      await assert.rejects(admin.connect());
+      await admin.disconnect();
+
+      broker.thaw();
+      assert.equal(broker.frozen, false);
+      // The produce that waited in the socket is handled now, as a resumed broker process does.
+      await waitForRecords(broker, topic, 2);
+      await producer.send({ topic, messages: [{ key: 'k', value: 'after' }] });
+      assert.deepEqual(broker.records(topic).map((r) => r.value?.toString()), ['before', 'during', 'after']);
+    } finally {
+      await clients.closeAll();
+      await broker.stop();
+    }
+  });
+});
+
+/** Resolves once the topic holds `n` records (the broker has no change events: checked each turn). */
+async function waitForRecords(broker: KafkaTestBroker, topic: string, n: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (broker.records(topic).length < n) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} records in ${topic}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -33,6 +33,9 @@ export function createKafkaClient(k: KafkaSettings, logger: Logger, retries = 0)
     clientId: k.client_id,
     brokers: k.brokers,
     requestTimeout: k.request_timeout,
+    // Every request in flight fails after requestTimeout (kafkajs's default, made explicit: without it a
+    // broker that stops answering leaves requests waiting forever).
+    enforceRequestTimeout: true,
     // Connecting and metadata refreshes: one attempt where a cockatiel policy retries (the forwarder).
     retry: { retries },
     ssl: tlsOptions(k.tls),
@@ -58,9 +61,10 @@ export function producerConfig(k: KafkaSettings): ProducerConfig {
   };
 }
 
-/** The one cockatiel policy (retry outside a breaker) around sends, from kafka.* settings. */
+/** The one cockatiel policy (retry outside a breaker, each attempt bounded by send_timeout) around sends, from kafka.* settings. */
 export function kafkaPolicy(k: KafkaSettings): KafkaPolicy {
   return new KafkaPolicy({
+    attemptTimeoutMs: k.send_timeout,
     maxRetries: k.max_retries,
     retryDelayMs: k.retry_delay,
     retryBackoffMs: k.retry_backoff,

@@ -8,6 +8,7 @@ import type { NewAuditEvent } from '../../domain/event.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../../domain/history.js';
 import type { AppendResult, Clock, EventLog, ResolvedCursor } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
+import { DownstreamLog } from '../../policies/downstream-log.js';
 import type { CircuitName, KafkaPolicy } from '../../policies/kafka-policy.js';
 import { sealEvent } from '../../store/hash-chain.js';
 import { ReplicaLog } from '../../store/replica-log.js';
@@ -47,6 +48,7 @@ export class ClusterLog implements EventLog {
   /** Resolves the start once this node has read up to where the topic stood then. */
   private caughtUp?: { readonly through: readonly number[]; readonly resolve: () => void };
   private closed = false;
+  private readonly availability: DownstreamLog;
 
   private constructor(
     private readonly replica: ReplicaLog,
@@ -56,7 +58,10 @@ export class ClusterLog implements EventLog {
     private readonly o: ClusterLogOptions,
     /** Per partition, the newest high watermark seen: how far the topic reaches. */
     private readonly high: number[],
-  ) {}
+  ) {
+    // Failing, circuit open, still failing (at most every 30 s), recovered: one line each.
+    this.availability = new DownstreamLog(policy, o.logger, { downstream: 'kafka-log', label: 'Kafka (cluster log)' });
+  }
 
   /** Connects, loads cluster.history of the topic and resolves once this node has read up to where the topic stood. */
   static async open(o: ClusterLogOptions): Promise<ClusterLog> {
@@ -117,12 +122,19 @@ export class ClusterLog implements EventLog {
     // Awaited at once, so a failure or the timeout rejects it while the send may still be running.
     const answered = Promise.all(results);
     if (messages.length === 0) return answered;
-    const timer = setTimeout(() => this.fail(tokens, new Error(`no acknowledgement read back from Kafka within ${this.o.cluster.publish_timeout} ms`)), this.o.cluster.publish_timeout);
-    void this.policy.execute(() => this.sender.send(messages)).catch((err: unknown) => this.fail(tokens, err instanceof Error ? err : new Error(String(err))));
+    // Once the caller has its answer, no further attempts: the publisher retries (safely) if it wants.
+    const answeredOrTimedOut = new AbortController();
+    const timer = setTimeout(() => {
+      answeredOrTimedOut.abort();
+      this.fail(tokens, new Error(`no acknowledgement read back from Kafka within ${this.o.cluster.publish_timeout} ms`));
+    }, this.o.cluster.publish_timeout);
+    void this.policy.execute((signal) => this.sender.send(messages, signal), answeredOrTimedOut.signal)
+      .catch((err: unknown) => this.fail(tokens, err instanceof Error ? err : new Error(String(err))));
     try {
       return await answered;
     } finally {
       clearTimeout(timer);
+      answeredOrTimedOut.abort();
     }
   }
 
@@ -162,9 +174,15 @@ export class ClusterLog implements EventLog {
     return this.replica.verifyChain(fromSequence, toSequence);
   }
 
-  /** Kafka is reachable (the reader is running) and the circuit lets a send through now or on the next try. */
+  /**
+   * Kafka is reachable (the reader is running) and the circuit lets a send through: closed, or open but
+   * due for its test send (someone has to publish for it to close again). Half-open, a test send is
+   * under way and every other send waits for it: not writable.
+   */
   checkWritable(): boolean {
-    return !this.closed && this.reader.healthy && (this.policy.circuit !== 'open' || this.policy.msUntilHalfOpen() === 0);
+    if (this.closed || !this.reader.healthy) return false;
+    const circuit = this.policy.circuit;
+    return circuit === 'closed' || (circuit === 'open' && this.policy.msUntilHalfOpen() === 0);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { DeadLetterStore } from '../../domain/dead-letters.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { EventLog } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
+import { DownstreamLog } from '../../policies/downstream-log.js';
 import { classifyKafkaError, type KafkaErrorClass } from '../../policies/kafka-errors.js';
 import { type CircuitName, isCircuitError, type KafkaPolicy } from '../../policies/kafka-policy.js';
 import { type RoutingOptions, toRecord } from './records.js';
@@ -73,17 +74,16 @@ export class KafkaForwarder {
   private lane: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
   private readonly counters = { delivered: 0, deadLettered: 0, failures: 0 };
+  private readonly availability: DownstreamLog;
 
   constructor(
     private readonly deps: ForwarderDeps,
     private readonly options: ForwarderOptions,
   ) {
     this.cursor = deps.cursor.get();
-    deps.policy.onCircuitChange((state) => {
-      const level = state === 'open' ? 'warn' : 'info';
-      deps.logger[level]({ circuit: state, lag: this.lag() }, `Kafka circuit ${state}`);
-      this.notify();
-    });
+    // Failing, circuit open, still failing (at most every 30 s), recovered: one line each.
+    this.availability = new DownstreamLog(deps.policy, deps.logger, { downstream: 'kafka', label: 'Kafka', details: () => ({ lag: this.lag() }) });
+    deps.policy.onCircuitChange(() => this.notify());
   }
 
   /** New events were stored (or the forwarder starts): forward whatever is after the cursor. */
@@ -153,9 +153,9 @@ export class KafkaForwarder {
       let attempts = 0;
       try {
         const record = toRecord(event, this.deps.routing);
-        await this.deps.policy.execute(() => {
+        await this.deps.policy.execute((signal) => {
           attempts++;
-          return this.deps.sender.send([record]);
+          return this.deps.sender.send([record], signal);
         }, this.abort.signal);
         return { ok: true, attempts };
       } catch (err) {
@@ -208,9 +208,9 @@ export class KafkaForwarder {
     try {
       const records = batch.map((e) => toRecord(e, this.deps.routing));
       topic = records[0].topic;
-      await this.deps.policy.execute(() => {
+      await this.deps.policy.execute((signal) => {
         attempts++;
-        return this.deps.sender.send(records);
+        return this.deps.sender.send(records, signal);
       }, this.abort.signal);
     } catch (err) {
       const error = classifyKafkaError(err);
@@ -248,11 +248,10 @@ export class KafkaForwarder {
     this.unacked = batch;
     this.counters.failures++;
     const wait = Math.max(10, this.deps.policy.msUntilHalfOpen() || this.options.retryBackoffMs);
-    // Retries used up with the circuit still closed deserve a warning (at most one per retry_backoff);
-    // a fast failure of an open circuit was already announced when it opened.
+    // The outage itself is announced (rate-limited) by the DownstreamLog: failing, open, recovered.
     const circuitOpen = isCircuitError(err);
     const details = { reason: circuitOpen ? 'circuit open' : classifyKafkaError(err).reason, lag: this.lag(), retryInMs: wait };
-    this.deps.logger[circuitOpen ? 'debug' : 'warn'](details, 'Kafka send failed; the batch will be sent again');
+    this.deps.logger.debug(details, 'Kafka send failed; the batch will be sent again');
     if (!this.stopped) {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;

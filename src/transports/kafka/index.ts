@@ -51,7 +51,7 @@ export function createKafkaSink(k: KafkaSettings, deps: KafkaSinkDeps): KafkaSin
     deadLetters = new MemoryDeadLetters();
   }
   const policy = kafkaPolicy(k);
-  const sender = deps.sender ?? new KafkaSender(createKafkaClient(k, logger), producerConfig(k), sendSettings(k));
+  const sender = deps.sender ?? new KafkaSender(createKafkaClient(k, logger), producerConfig(k), sendSettings(k), { serial: true });
   const forwarder = new KafkaForwarder(
     {
       log, cursor, deadLetters, policy, sender, logger,

@@ -5,8 +5,19 @@ import type { OutgoingRecord } from './records.js';
 
 /** Sends one batch of records and resolves when Kafka acknowledged all of them. */
 export interface RecordSender {
-  send(records: readonly OutgoingRecord[]): Promise<void>;
+  /** `signal` is aborted when the caller gave the send up (its attempt timed out). */
+  send(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface KafkaSenderOptions {
+  /**
+   * One kafkajs send at a time, a send given up by its caller included: the next one waits until
+   * kafkajs has settled the previous one (the forwarder). Records (by sequence) that a given-up send
+   * delivered after all are not sent again: the caller's retry of them succeeds at once. Without it
+   * (the cluster log) sends run side by side and duplicates are removed on reading, by event id.
+   */
+  readonly serial?: boolean;
 }
 
 /**
@@ -18,16 +29,50 @@ export class KafkaSender implements RecordSender {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
   private closed = false;
+  /** Serial mode: settles when the last kafkajs send queued so far has settled. */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Serial mode: sequences that a send given up by its caller delivered after all. */
+  private readonly deliveredLate = new Set<number>();
 
   constructor(
     private readonly kafka: Kafka,
     private readonly config: ProducerConfig,
     private readonly settings: SendSettings,
+    private readonly options: KafkaSenderOptions = {},
   ) {}
 
-  async send(records: readonly OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  /**
+   * A caller's timeout (kafka.send_timeout) gives a send up, but kafkajs cannot cancel it: its produce
+   * request may still be answered, or be written by a broker that resumes. Starting another send of
+   * the same records beside it would let both be written under different sequence numbers (the
+   * idempotent producer only deduplicates a re-send of the same sequence), hence the serial mode.
+   */
+  send(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    if (!this.options.serial) return this.sendNow(records, signal);
+    const run = this.tail.then(() => this.sendInTurn(records, signal));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sendInTurn(records: readonly OutgoingRecord[], signal: AbortSignal | undefined): Promise<void> {
+    // Given up while it waited for its turn: nobody awaits it, and the caller's retry comes after (and
+    // finds what a given-up send delivered late: only a caller still waiting may use that up).
+    if (signal?.aborted) throw new Error('the send was given up before it started');
+    const rest = records.filter((r) => !this.deliveredLate.has(r.sequence));
+    if (rest.length > 0) {
+      await this.sendNow(rest, signal);
+      if (signal?.aborted) {
+        for (const r of rest) this.deliveredLate.add(r.sequence);
+        return;
+      }
+    }
+    for (const r of records) this.deliveredLate.delete(r.sequence);
+  }
+
+  private async sendNow(records: readonly OutgoingRecord[], signal: AbortSignal | undefined): Promise<void> {
     const producer = await this.connected();
+    if (signal?.aborted) throw new Error('the send was given up before it started');
     try {
       await producer.sendBatch({ ...this.settings, topicMessages: byTopic(records) });
     } catch (err) {

@@ -56,6 +56,7 @@ export class KafkaTestBroker {
   private listenPort: number;
   private server: Server | undefined;
   private readonly connections = new Set<BrokerConnection>();
+  private isFrozen = false;
 
   constructor(options: KafkaTestBrokerOptions = {}) {
     this.listenHost = options.host ?? '127.0.0.1';
@@ -109,7 +110,9 @@ export class KafkaTestBroker {
   async start(): Promise<void> {
     if (this.server) throw new Error('broker is already running');
     const server = createServer((socket: Socket) => {
-      const conn = new BrokerConnection(socket, this.state, this.onError);
+      // A stopped process does not accept(), but the kernel still completes the handshake: the
+      // client sees a connection that never answers, which is what a frozen connection is.
+      const conn = new BrokerConnection(socket, this.state, this.onError, this.isFrozen);
       this.connections.add(conn);
       socket.once('close', () => this.connections.delete(conn));
     });
@@ -132,11 +135,38 @@ export class KafkaTestBroker {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    // A stopped process is no longer a frozen one: the next start() answers.
+    this.isFrozen = false;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const conns = [...this.connections];
     for (const c of conns) c.destroy();
     await Promise.all([closed, ...conns.map((c) => c.closed)]);
     this.state.groups.suspend();
+  }
+
+  /**
+   * A broker that stops answering (like a process stopped with SIGSTOP, or a hung JVM): sockets
+   * stay open and new connections are still accepted, but no request is read, handled or answered,
+   * so clients see requests time out rather than connections fail. Timers keep running, as Kafka's
+   * deadlines are wall-clock ones: a freeze longer than a consumer's session timeout expires it.
+   */
+  freeze(): void {
+    this.isFrozen = true;
+    for (const c of this.connections) c.freeze();
+  }
+
+  /**
+   * Resumes a frozen broker: every request that waited is read, handled and answered in order, as a
+   * resumed process does (a produce the client already gave up on is still written; the idempotent
+   * producer's sequence numbers are what keep its re-send from being written twice).
+   */
+  thaw(): void {
+    this.isFrozen = false;
+    for (const c of this.connections) c.thaw();
+  }
+
+  get frozen(): boolean {
+    return this.isFrozen;
   }
 
   async restart(): Promise<void> {

@@ -3,6 +3,13 @@
  * order, like Kafka does per connection, so responses go out in request
  * order. A request the broker cannot decode, or an API/version it does not
  * implement, closes the connection (Kafka's behaviour too).
+ *
+ * A frozen connection behaves like a broker process stopped with SIGSTOP:
+ * the socket stays open, nothing is read from it (the client's requests
+ * wait in the socket buffers), nothing is handled and nothing is written,
+ * including the answer of a request that was being handled when the freeze
+ * began. Thawing reads and answers everything that waited, in order, as a
+ * resumed process does: a produce the client gave up on is still written.
  */
 import type { Socket } from 'node:net';
 import { ProtocolError } from './codec.js';
@@ -16,13 +23,17 @@ export class BrokerConnection {
   private readonly queue: Buffer[] = [];
   private readonly abort = new AbortController();
   private busy = false;
+  /** Set while frozen: resolves on thaw (or when the connection closes). */
+  private frozen: { readonly thawed: Promise<void>; readonly thaw: () => void } | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly broker: BrokerState,
     private readonly onError: (err: unknown) => void,
+    frozen = false,
   ) {
     socket.setNoDelay(true);
+    if (frozen) this.freeze();
     socket.on('data', (chunk: Buffer) => {
       try {
         this.queue.push(...this.splitter.push(chunk));
@@ -44,6 +55,31 @@ export class BrokerConnection {
   destroy(): void {
     this.abort.abort();
     this.socket.destroy();
+    this.frozen?.thaw();
+  }
+
+  /** Stops reading, handling and answering; the socket stays open. */
+  freeze(): void {
+    if (this.frozen || this.socket.destroyed) return;
+    let thaw!: () => void;
+    const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    this.frozen = { thawed, thaw };
+    this.socket.pause();
+  }
+
+  /** Reads, handles and answers again, starting with what waited. */
+  thaw(): void {
+    const frozen = this.frozen;
+    if (!frozen) return;
+    this.frozen = undefined;
+    frozen.thaw();
+    if (!this.socket.destroyed) this.socket.resume();
+    void this.pump();
+  }
+
+  /** Resolves at once unless frozen, else on thaw (or close). */
+  private async running(): Promise<void> {
+    while (this.frozen && !this.socket.destroyed) await this.frozen.thawed;
   }
 
   private async pump(): Promise<void> {
@@ -51,7 +87,11 @@ export class BrokerConnection {
     this.busy = true;
     try {
       while (this.queue.length > 0 && !this.socket.destroyed) {
+        await this.running();
+        if (this.socket.destroyed) break;
         const response = await this.process(this.queue.shift()!);
+        // Frozen while handling it: the answer goes out on thaw.
+        await this.running();
         if (response && !this.socket.destroyed) this.socket.write(response);
       }
     } catch (err) {
