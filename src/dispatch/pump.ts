@@ -23,6 +23,14 @@ export interface PumpOptions {
  * Moves a subscription's events to its transport until the stream ends. Writes as soon as something
  * is queued (an idle stream gets each event at once); while the transport is busy, events coalesce
  * into the next batch up to batchSize. Never writes past the transport's buffer.
+ *
+ * At most one batch per event-loop turn: after each write the pump yields (setImmediate) before
+ * taking the next batch, whether or not the transport reported room. Neither answer implies a trip
+ * through the event loop: a socket that accepts everything (a fast reader on loopback, or one the OS
+ * has already torn down, whose writes fail only in a later callback) keeps saying yes, and a write
+ * over the stream's high-water mark that the OS took at once emits 'drain' from process.nextTick. A
+ * replay of the whole log would then run in one stretch of microtasks: no other request served, and
+ * the transport's close and error events, which are what make `closed` true, never run.
  */
 export async function pumpSubscription(sub: Subscription, sink: StreamSink, opts: PumpOptions): Promise<EndReason> {
   let lastWrite = Date.now();
@@ -38,6 +46,7 @@ export async function pumpSubscription(sub: Subscription, sink: StreamSink, opts
       }
       lastWrite = Date.now();
       if (!room) await sink.drained();
+      await nextTurn();
       continue;
     }
     const reason = sub.endReason(opts.now());
@@ -47,10 +56,16 @@ export async function pumpSubscription(sub: Subscription, sink: StreamSink, opts
     if (sinceWrite >= opts.heartbeatIntervalMs) {
       lastWrite = Date.now();
       if (!sink.sendHeartbeat(sub.resumeCursor())) await sink.drained();
+      await nextTurn();
       continue;
     }
     await sub.waitReadable(untilNextCheck(sub, opts, sinceWrite));
   }
+}
+
+/** Resolves in the event loop's next check phase, after pending I/O (socket close, write errors) ran. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Wake for the next heartbeat, or when the subscription's time range ends, whichever is first. */

@@ -26,8 +26,9 @@ class SseSink implements StreamSink {
     private readonly tokenAt: (sequence: number) => string,
   ) {}
 
+  /** Also true as soon as the socket is gone, before the response's own 'close' event has run. */
   get closed(): boolean {
-    return this.res.destroyed || this.res.writableEnded;
+    return this.res.destroyed || this.res.writableEnded || this.res.socket?.destroyed === true;
   }
 
   sendEvents(events: StoredAuditEvent[]): boolean {

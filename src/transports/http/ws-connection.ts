@@ -40,6 +40,12 @@ export class WsConnection implements FrameChannel {
   private refilledAt = Date.now();
   private writers: Array<() => void> = [];
   private stallTimer?: NodeJS.Timeout;
+  /**
+   * A write failed: the peer is gone (reset, terminated) although ws has not yet run its close
+   * handling, so readyState still says OPEN. Writes to such a socket are dropped without adding to
+   * bufferedAmount, so without this the pumps would see neither backpressure nor a closed socket.
+   */
+  private broken = false;
   /** Resolves when the socket has closed. */
   readonly done: Promise<void>;
 
@@ -64,7 +70,7 @@ export class WsConnection implements FrameChannel {
   }
 
   get closed(): boolean {
-    return this.socket.readyState !== WebSocket.OPEN;
+    return this.broken || this.socket.readyState !== WebSocket.OPEN;
   }
 
   get subscriptionCount(): number {
@@ -99,8 +105,16 @@ export class WsConnection implements FrameChannel {
     else this.socket.ping();
   }
 
-  /** Runs after each frame is handed to the OS: wake the pumps once the buffer is under the bound. */
-  private readonly afterWrite = (): void => {
+  /**
+   * Runs after each frame is handed to the OS: wake the pumps once the buffer is under the bound. An
+   * error means the socket is gone: stop the pumps now rather than when ws reports the close.
+   */
+  private readonly afterWrite = (err?: Error): void => {
+    if (err) {
+      this.broken = true;
+      this.wakeWriters();
+      return;
+    }
     if (this.socket.bufferedAmount <= this.settings.send_buffer_size) this.wakeWriters();
   };
 
