@@ -32,13 +32,20 @@ chromium:
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
 
-## Regenerates generated/ from proto/.
+## Regenerates generated/ from proto/: ts-proto's code, and buf's descriptors that server reflection serves
+## (proto/'s, and grpc-health-check's health.proto).
 proto: install
 	npx buf generate
+	npx buf build --as-file-descriptor-set -o generated/audit/v1/descriptor.binpb
+	mkdir -p generated/grpc/health/v1
+	npx buf build node_modules/grpc-health-check/proto --as-file-descriptor-set -o generated/grpc/health/v1/descriptor.binpb
 
 ## Fails when generated/ is not what proto/ produces.
 proto-check: install
 	@rm -rf .proto-check && npx buf generate -o .proto-check
+	@npx buf build --as-file-descriptor-set -o .proto-check/generated/audit/v1/descriptor.binpb
+	@mkdir -p .proto-check/generated/grpc/health/v1
+	@npx buf build node_modules/grpc-health-check/proto --as-file-descriptor-set -o .proto-check/generated/grpc/health/v1/descriptor.binpb
 	@diff -r generated .proto-check/generated || { echo 'generated/ is stale: run make proto and commit'; exit 1; }
 	@rm -rf .proto-check
 

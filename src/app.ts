@@ -3,6 +3,7 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import type { Clock, EventLog } from './domain/ports.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { MemoryEventLog } from './store/memory-event-log.js';
+import { Checkpointer } from './store/checkpointer.js';
 import { SqliteEventLog } from './store/sqlite-event-log.js';
 import { createAuditService } from './transports/grpc/audit-service.js';
 import { GrpcServer } from './transports/grpc/server.js';
@@ -38,6 +39,7 @@ export class App {
   private readonly timers: NodeJS.Timeout[] = [];
   /** The Kafka forwarder, when kafka.enabled. */
   kafka?: KafkaSink;
+  checkpoints?: Checkpointer;
 
   get grpcPort(): number {
     return this.grpc.port;
@@ -51,6 +53,13 @@ export class App {
     const clock = parts.clock ?? systemClock;
     const logger = parts.logger ?? createLogger(config.logging.level);
     const eventLog = parts.eventLog ?? (await openEventLog(config, clock, logger));
+    let checkpoints: Checkpointer | undefined;
+    try {
+      checkpoints = openCheckpoints(config, eventLog, clock, logger);
+    } catch (err) {
+      await eventLog.close();
+      throw err;
+    }
     const { publisher, subscriber } = config.audit;
     const filterBudget = { cpuMsPerSecond: subscriber.filter_cpu_per_second, cpuBurstMs: subscriber.filter_cpu_burst };
     const dispatcher = new Dispatcher(eventLog, {
@@ -73,6 +82,7 @@ export class App {
       streams,
       maxExpressionLength: subscriber.max_expression_length,
       filterBudget,
+      checkpoints,
       limits: {
         maxStringLength: publisher.max_string_length,
         maxMetadataBytes: publisher.max_metadata_bytes,
@@ -81,7 +91,10 @@ export class App {
         maxFilterValues: subscriber.max_filter_values,
         maxBatchEvents: publisher.max_batch_events,
       },
-      pump: { batchSize: subscriber.batch_size, heartbeatIntervalMs: subscriber.heartbeat_interval, now: () => clock.now() },
+      pump: {
+        batchSize: subscriber.batch_size, heartbeatIntervalMs: subscriber.heartbeat_interval, now: () => clock.now(),
+        checkpoint: () => checkpoints?.newest(),
+      },
     };
     const kafka = config.kafka.enabled ? createKafkaSink(config.kafka, { dispatcher, logger }) : undefined;
     const service = createAuditService({ ...bridge, kafka });
@@ -105,6 +118,12 @@ export class App {
     const app = new App(config, dispatcher, grpc, http, health, logger, streams);
     app.kafka = kafka;
     kafka?.start();
+    if (checkpoints) {
+      app.checkpoints = checkpoints;
+      dispatcher.onStored((results) => checkpoints.stored(results));
+      if (kafka) checkpoints.onCheckpoint((cp) => kafka.sendCheckpoint(config.storage.checkpoints.topic, cp));
+      checkpoints.start();
+    }
     if (eventLog instanceof SqliteEventLog) {
       app.timers.push(scheduleRetention(eventLog, config.storage.retention.check_interval, clock, logger));
     }
@@ -120,6 +139,7 @@ export class App {
     this.health.markShuttingDown();
     this.http.setServing(false);
     await this.dispatcher.shutdown();
+    this.checkpoints?.stop(); // signs the head once more, so a tail cut after shutdown is caught too
     // Everything queued is stored now: the forwarder flushes it to Kafka while the streams drain.
     const kafkaStopped = this.kafka?.stop(Math.max(0, deadline - Date.now()));
     await Promise.race([Promise.allSettled([...this.streams]), delay(deadline - Date.now())]);
@@ -131,6 +151,18 @@ export class App {
     await this.dispatcher.log.close();
     this.logger.info('auditstream stopped');
   }
+}
+
+/** Signed checkpoints, when storage.checkpoints.key_file is set; refuses a log a checkpoint contradicts. */
+function openCheckpoints(config: Config, log: EventLog, clock: Clock, logger: Logger): Checkpointer | undefined {
+  const { storage } = config;
+  const c = storage.checkpoints;
+  if (!c.key_file) return undefined;
+  if (storage.type !== 'sqlite') throw new Error('storage.checkpoints needs storage.type sqlite (in cluster mode the Kafka topic and every node are the witnesses)');
+  return Checkpointer.open(
+    { keyFile: c.key_file, file: c.file ?? `${storage.path}.checkpoints`, everyEvents: c.every_events, everyMs: c.every },
+    log, clock, (err) => logger.error({ err }, 'could not write a checkpoint; the next one will try again'),
+  );
 }
 
 async function openEventLog(config: Config, clock: Clock, logger: Logger): Promise<EventLog> {

@@ -8,8 +8,13 @@ const commands = {
   publish: async (flags: import('./publish.js').PublishFlags) => (await import('./publish.js')).publishCommand(flags),
   tail: async (flags: import('./tail.js').TailFlags) => (await import('./tail.js')).tailCommand(flags),
   stats: async (flags: { server: string; json: boolean }) => (await import('./stats.js')).statsCommand(flags),
-  verify: async (flags: { server: string; from?: string; to?: string; offline?: string }) => (await import('./stats.js')).verifyCommand(flags),
+  verify: async (flags: { server: string; from?: string; to?: string; offline?: string; checkpoint?: string; publicKey?: string }) =>
+    (flags.checkpoint !== undefined
+      ? (await import('./verify-checkpoint.js')).verifyCheckpointCommand({ ...flags, checkpoint: flags.checkpoint })
+      : (await import('./stats.js')).verifyCommand(flags)),
   erase: async (flags: import('./erase.js').EraseFlags) => (await import('./erase.js')).eraseCommand(flags),
+  backup: async (dest: string, flags: { server: string; json: boolean }) => (await import('./backup.js')).backupCommand(dest, flags),
+  restore: async (src: string, flags: import('./backup.js').RestoreFlags) => (await import('./backup.js')).restoreCommand(src, flags),
 };
 const INVALID_ARGUMENT = 3; // gRPC status codes, without loading grpc-js here
 
@@ -82,6 +87,8 @@ program.command('verify')
   .option('--from <sequence>', 'first sequence (default: oldest kept)')
   .option('--to <sequence>', 'last sequence (default: newest)')
   .option('--offline <path>', 'check a database file directly, with no server running (integrity, then the chain)')
+  .option('--checkpoint <file>', 'check a signed checkpoint (JSON) and hold the log to it: cut or rewritten?')
+  .option('--public-key <pem>', 'the server\'s checkpoint public key, for --checkpoint')
   .action(run(commands.verify));
 
 program.command('erase')
@@ -92,6 +99,25 @@ program.command('erase')
   .option('--reason <text>', 'why (a ticket or request reference), kept in the erasure\'s audit event', '')
   .option('--json', 'JSON output', false)
   .action(run(commands.erase));
+
+program.command('backup')
+  .description('copy the log of the running server (admin; storage.type sqlite) to DEST, its head to DEST.head.json')
+  .argument('<dest>', 'the file to write (replaced only once the copy is complete)')
+  .addOption(serverOption())
+  .option('--json', 'JSON output', false)
+  .action(async (dest: string, flags: { server: string; json: boolean }) => {
+    exitCode = await commands.backup(dest, flags);
+  });
+
+program.command('restore')
+  .description('with the server stopped: verify a backup (integrity, hash chain, SRC.head.json) and replace the log with it')
+  .argument('<src>', 'the backup file')
+  .option('--db <path>', 'the log to replace (default: storage.path of --config, else ./data/auditstream.db)')
+  .option('-c, --config <file>', 'YAML configuration file naming the log (storage.path)')
+  .option('--json', 'JSON output', false)
+  .action(async (src: string, flags: import('./backup.js').RestoreFlags) => {
+    exitCode = await commands.restore(src, flags);
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 
-/** "250ms", "10s", "5m", "1h" or a number of milliseconds. */
-const duration = z.union([
+/** Whole numbers also as digit strings, since ${VAR} expansion always yields strings. */
+const digits = (v: unknown): unknown => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
+
+/** "250ms", "10s", "5m", "1h" or a number of milliseconds (also as a digit string, from ${VAR}). */
+const duration = z.preprocess(digits, z.union([
   z.number().int().nonnegative(),
-  z.string().regex(/^\d+(ms|s|m|h)$/, 'expected a duration such as 250ms, 10s, 5m or 1h').transform((text) => {
+  z.string().regex(/^\d+(ms|s|m|h)$/).transform((text) => {
     const [, amount, unit] = /^(\d+)(ms|s|m|h)$/.exec(text)!;
     return Number(amount) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
   }),
-]);
-/** Whole numbers also as digit strings, since ${VAR} expansion always yields strings. */
-const digits = (v: unknown): unknown => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
+], { error: (issue) => `${JSON.stringify(issue.input)} is not a duration: use a number of milliseconds or 250ms, 10s, 5m, 1h` }));
 const count = z.preprocess(digits, z.number().int().positive());
 const port = z.preprocess(digits, z.number().int().min(0).max(65535));
 
@@ -104,6 +105,10 @@ export const configSchema = z.strictObject({
     shutdown_timeout: duration.default(10_000),
     /** How often readiness (log writable) is re-checked for gRPC health and /readyz. */
     health_check_interval: duration.default(5_000),
+  }).superRefine((s, ctx) => {
+    if (s.grpc_port !== 0 && s.grpc_port === s.http_port) {
+      ctx.addIssue({ code: 'custom', path: ['http_port'], message: `is server.grpc_port too (${s.grpc_port}); the two need different ports` });
+    }
   }).prefault({}),
   audit: z.strictObject({
     publisher: z.strictObject({
@@ -154,11 +159,24 @@ export const configSchema = z.strictObject({
       /** How often retention runs. */
       check_interval: duration.default(60_000),
     }).prefault({}),
+    /**
+     * Signed checkpoints (on when key_file is set): every `every_events` events and/or `every`, the
+     * server signs (sequence, hash, time) with an Ed25519 private key (PEM, PKCS#8), appends it to
+     * `file` (default: storage.path + ".checkpoints"), carries the newest in heartbeats and, with
+     * kafka.enabled, sends it to `topic`. At start the log's head is checked against the newest one.
+     */
+    checkpoints: z.strictObject({
+      key_file: z.string().min(1).optional(),
+      file: z.string().min(1).optional(),
+      every_events: count.default(1_000),
+      every: duration.default(60_000),
+      topic: z.string().min(1).default('auditstream.checkpoints'),
+    }).prefault({}),
   }).prefault({}),
   security: z.strictObject({
     /** Off: every caller is a local admin, and the service refuses a non-loopback host unless allow_insecure. */
-    enabled: z.boolean().default(false),
-    allow_insecure: z.boolean().default(false),
+    enabled: flag.default(false),
+    allow_insecure: flag.default(false),
     tls: z.strictObject({
       /** PEM files; with both set, gRPC and HTTP serve TLS. */
       cert_file: z.string().optional(),
@@ -250,6 +268,24 @@ export const configSchema = z.strictObject({
     ctx.addIssue({ code: 'custom', path: ['kafka', 'idempotent_writes'], message: 'must be true with storage.type kafka: the shared log is written by the idempotent producer with acks all' });
   }
 });
+
+/**
+ * Every key naming a file. A relative path written in a config file is relative to that file's folder;
+ * a default, or a path with no config file, is relative to the working directory (load.ts, resolvePaths).
+ */
+export const PATH_KEYS = [
+  'storage.path',
+  'storage.checkpoints.key_file',
+  'storage.checkpoints.file',
+  'security.tls.cert_file',
+  'security.tls.key_file',
+  'security.tls.client_ca_file',
+  'security.jwt.public_key_file',
+  'security.jwt.jwks_file',
+  'kafka.tls.ca_file',
+  'kafka.tls.cert_file',
+  'kafka.tls.key_file',
+] as const;
 
 export type Config = z.output<typeof configSchema>;
 /** What a caller may pass in: any subset, values as written in YAML. */

@@ -1,6 +1,8 @@
-import { GapNotice, Heartbeat, SubscriptionStarted } from '../../generated/audit/v1/audit_service.js';
+import { Checkpoint as ProtoCheckpoint, GapNotice, Heartbeat, SubscriptionStarted } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
+import type { Checkpoint } from '../domain/checkpoint.js';
 import type { StoredAuditEvent } from '../domain/event.js';
+import { toProtoCheckpoint } from './checkpoint-mapping.js';
 import { toProtoEvent } from './event-mapping.js';
 
 // The proto JSON mapping of what the HTTP bridges send, through the generated toJSON so the JSON
@@ -30,9 +32,17 @@ export function startedJson(subscriptionId: string, cursor: number, resumeCursor
   return { ...(SubscriptionStarted.toJSON({ subscriptionId, cursor, resumeCursor }) as object), cursor };
 }
 
-/** `{"cursor", "serverTime", "resumeCursor"}`: every matching event up to cursor was delivered. */
-export function heartbeatJson(cursor: number, serverTime: Date, resumeCursor: string): object {
-  return { ...(Heartbeat.toJSON({ cursor, serverTime, resumeCursor }) as object), cursor };
+/**
+ * `{"cursor", "serverTime", "resumeCursor", "checkpoint"?}`: every matching event up to cursor was
+ * delivered; the newest signed checkpoint when checkpoints are on.
+ */
+export function heartbeatJson(cursor: number, serverTime: Date, resumeCursor: string, checkpoint?: Checkpoint): object {
+  return { ...(Heartbeat.toJSON({ cursor, serverTime, resumeCursor, checkpoint: checkpoint && toProtoCheckpoint(checkpoint) }) as object), cursor };
+}
+
+/** A checkpoint as the proto JSON mapping writes it (hash and signature in base64). */
+export function checkpointJson(checkpoint: Checkpoint): object {
+  return ProtoCheckpoint.toJSON(toProtoCheckpoint(checkpoint)) as object;
 }
 
 /** `{"fromSequence", "toSequence"}`: these sequences are no longer stored. */

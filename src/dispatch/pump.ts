@@ -1,3 +1,4 @@
+import type { Checkpoint } from '../domain/checkpoint.js';
 import type { StoredAuditEvent } from '../domain/event.js';
 import type { EndReason, Subscription } from './subscription.js';
 
@@ -6,7 +7,8 @@ export interface StreamSink {
   /** False when the transport's buffer is full: the pump then waits for drained(). */
   sendEvents(events: StoredAuditEvent[]): boolean;
   sendGap(from: number, to: number): boolean;
-  sendHeartbeat(cursor: number): boolean;
+  /** `checkpoint`: the newest signed checkpoint, when checkpoints are on. */
+  sendHeartbeat(cursor: number, checkpoint?: Checkpoint): boolean;
   /** Resolves when the buffer has room again or the stream closed. */
   drained(): Promise<void>;
   /** True once the client went away. */
@@ -15,6 +17,8 @@ export interface StreamSink {
 
 export interface PumpOptions {
   readonly batchSize: number;
+  /** The newest signed checkpoint, carried in heartbeats (storage.checkpoints). */
+  readonly checkpoint?: () => Checkpoint | undefined;
   readonly heartbeatIntervalMs: number;
   readonly now: () => Date;
 }
@@ -55,7 +59,7 @@ export async function pumpSubscription(sub: Subscription, sink: StreamSink, opts
     const sinceWrite = Date.now() - lastWrite;
     if (sinceWrite >= opts.heartbeatIntervalMs) {
       lastWrite = Date.now();
-      if (!sink.sendHeartbeat(sub.resumeCursor())) await sink.drained();
+      if (!sink.sendHeartbeat(sub.resumeCursor(), opts.checkpoint?.())) await sink.drained();
       await nextTurn();
       continue;
     }

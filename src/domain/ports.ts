@@ -42,6 +42,12 @@ export interface EventLog {
    * unchanged. Absent where the log cannot change what it holds (cluster mode: the Kafka topic).
    */
   erase?(selector: ErasureSelector, personal: PersonalData): ErasureOutcome;
+  /**
+   * Copies the log, consistently and while appends go on, to the file `destination` (which must not
+   * exist), calling `progress` as pages are copied (it may throw to abandon the copy, which then leaves
+   * no file); resolves with the head the copy holds. Absent where the log is not one local file.
+   */
+  backup?(destination: string, progress: (copied: number, total: number) => void): Promise<{ sequence: number; hash: Uint8Array }>;
   /** Whether an append could be committed now (health); never throws. */
   checkWritable(): boolean;
   /** Why the last write failed (cause, path), until a write succeeds; absent when unknown. */

@@ -5,6 +5,7 @@ import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
 import { sealEvent, verifiesItself } from './hash-chain.js';
 import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/erasure.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
+import { backupDatabase } from './sqlite-backup.js';
 import { eraseRows } from './sqlite-erasure.js';
 import { runHistoryQuery, type SqlParam, TimeRanges } from './sqlite-query.js';
 import {
@@ -274,6 +275,11 @@ export class SqliteEventLog implements EventLog {
 
   erase(selector: ErasureSelector, personal: PersonalData): ErasureOutcome {
     return eraseRows(this.db, selector, personal);
+  }
+
+  /** An online copy of the database on this connection (see sqlite-backup.ts), with the head it holds. */
+  backup(destination: string, progress: (copied: number, total: number) => void): Promise<{ sequence: number; hash: Uint8Array }> {
+    return backupDatabase(this.db, destination, progress);
   }
 
   /** One page of a history search over the stored events. */

@@ -9,6 +9,13 @@ export interface ChainPoint {
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
+/** The newest sequence ever stored and its hash: meta 'last', unless rows beyond it exist (written by something else). */
+export function headOf(s: Statements): ChainPoint {
+  const meta = s.getMeta.get('last')!;
+  const newest = s.newest.get();
+  return newest && newest.sequence > meta.sequence ? newest : meta;
+}
+
 /** Every fixed statement of the log, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
   const cols = EVENT_COLUMNS;

@@ -318,6 +318,79 @@ export interface Heartbeat {
     | undefined;
   /** The same position as a token for after_cursor (what a cluster node hands out). */
   resumeCursor: string;
+  /**
+   * The newest signed checkpoint, when storage.checkpoints is on: keep it to prove later that the log
+   * was not cut or rewritten (auditstream verify --checkpoint).
+   */
+  checkpoint: Checkpoint | undefined;
+}
+
+/**
+ * A signed statement that the log held `sequence` with `hash` at `time`. The signature is Ed25519 over
+ * the UTF-8 text "auditstream-checkpoint-v1\n<sequence>\n<hash as lowercase hex>\n<time as RFC 3339
+ * with milliseconds, UTC>", verifiable offline with the server's public key.
+ */
+export interface Checkpoint {
+  /** The sequence of the newest event it covers. */
+  sequence: number;
+  /** That event's hash. */
+  hash: Buffer;
+  /** When it was signed. */
+  time:
+    | Date
+    | undefined;
+  /** Ed25519 signature (64 bytes). */
+  signature: Buffer;
+  /** Names the key: the first 16 hex digits of SHA-256 over the public key (SPKI DER). */
+  keyId: string;
+}
+
+/** Asks for the newest checkpoint. */
+export interface GetCheckpointRequest {
+}
+
+/** The newest checkpoint. */
+export interface GetCheckpointResponse {
+  /** It. */
+  checkpoint: Checkpoint | undefined;
+}
+
+/** Asks for a backup of the log. */
+export interface BackupRequest {
+}
+
+/** One message of a backup stream. */
+export interface BackupResponse {
+  /** What this message carries. */
+  kind:
+    | //
+    /** How far the copy is. */
+    { $case: "progress"; progress: BackupProgress }
+    | //
+    /** The next bytes of the database file, in order. */
+    { $case: "data"; data: Buffer }
+    | //
+    /** Last: what the copy covers. */
+    { $case: "head"; head: BackupHead }
+    | undefined;
+}
+
+/** Progress of a backup. */
+export interface BackupProgress {
+  /** Database pages copied so far. */
+  pagesCopied: number;
+  /** Pages in the database. */
+  pagesTotal: number;
+}
+
+/** The head of the log a backup holds. */
+export interface BackupHead {
+  /** The newest sequence in the copy. */
+  sequence: number;
+  /** Its hash. */
+  hash: Buffer;
+  /** Size of the file in bytes. */
+  bytes: number;
 }
 
 /** Part of the requested history was removed by retention. */
@@ -2000,7 +2073,7 @@ export const EventBatch: MessageFns<EventBatch> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { cursor: 0, serverTime: undefined, resumeCursor: "" };
+  return { cursor: 0, serverTime: undefined, resumeCursor: "", checkpoint: undefined };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -2013,6 +2086,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.resumeCursor !== "") {
       writer.uint32(26).string(message.resumeCursor);
+    }
+    if (message.checkpoint !== undefined) {
+      Checkpoint.encode(message.checkpoint, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2054,6 +2130,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             message.resumeCursor = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.checkpoint = Checkpoint.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2079,6 +2163,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
         : isSet(object.resume_cursor)
         ? globalThis.String(object.resume_cursor)
         : "",
+      checkpoint: isSet(object.checkpoint) ? Checkpoint.fromJSON(object.checkpoint) : undefined,
     };
   },
 
@@ -2093,6 +2178,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     if (message.resumeCursor !== "") {
       obj.resumeCursor = message.resumeCursor;
     }
+    if (message.checkpoint !== undefined) {
+      obj.checkpoint = Checkpoint.toJSON(message.checkpoint);
+    }
     return obj;
   },
 
@@ -2104,6 +2192,635 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     message.cursor = object.cursor ?? 0;
     message.serverTime = object.serverTime ?? undefined;
     message.resumeCursor = object.resumeCursor ?? "";
+    message.checkpoint = (object.checkpoint !== undefined && object.checkpoint !== null)
+      ? Checkpoint.fromPartial(object.checkpoint)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCheckpoint(): Checkpoint {
+  return { sequence: 0, hash: Buffer.alloc(0), time: undefined, signature: Buffer.alloc(0), keyId: "" };
+}
+
+export const Checkpoint: MessageFns<Checkpoint> = {
+  encode(message: Checkpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.hash.length !== 0) {
+      writer.uint32(18).bytes(message.hash);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(26).fork()).join();
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(34).bytes(message.signature);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(42).string(message.keyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Checkpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hash = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Checkpoint {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+    };
+  },
+
+  toJSON(message: Checkpoint): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.hash.length !== 0) {
+      obj.hash = base64FromBytes(message.hash);
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Checkpoint>): Checkpoint {
+    return Checkpoint.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Checkpoint>): Checkpoint {
+    const message = createBaseCheckpoint();
+    message.sequence = object.sequence ?? 0;
+    message.hash = object.hash ?? Buffer.alloc(0);
+    message.time = object.time ?? undefined;
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.keyId = object.keyId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCheckpointRequest(): GetCheckpointRequest {
+  return {};
+}
+
+export const GetCheckpointRequest: MessageFns<GetCheckpointRequest> = {
+  encode(_: GetCheckpointRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetCheckpointRequest {
+    return {};
+  },
+
+  toJSON(_: GetCheckpointRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCheckpointRequest>): GetCheckpointRequest {
+    return GetCheckpointRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetCheckpointRequest>): GetCheckpointRequest {
+    const message = createBaseGetCheckpointRequest();
+    return message;
+  },
+};
+
+function createBaseGetCheckpointResponse(): GetCheckpointResponse {
+  return { checkpoint: undefined };
+}
+
+export const GetCheckpointResponse: MessageFns<GetCheckpointResponse> = {
+  encode(message: GetCheckpointResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.checkpoint !== undefined) {
+      Checkpoint.encode(message.checkpoint, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoint = Checkpoint.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCheckpointResponse {
+    return { checkpoint: isSet(object.checkpoint) ? Checkpoint.fromJSON(object.checkpoint) : undefined };
+  },
+
+  toJSON(message: GetCheckpointResponse): unknown {
+    const obj: any = {};
+    if (message.checkpoint !== undefined) {
+      obj.checkpoint = Checkpoint.toJSON(message.checkpoint);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCheckpointResponse>): GetCheckpointResponse {
+    return GetCheckpointResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCheckpointResponse>): GetCheckpointResponse {
+    const message = createBaseGetCheckpointResponse();
+    message.checkpoint = (object.checkpoint !== undefined && object.checkpoint !== null)
+      ? Checkpoint.fromPartial(object.checkpoint)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBackupRequest(): BackupRequest {
+  return {};
+}
+
+export const BackupRequest: MessageFns<BackupRequest> = {
+  encode(_: BackupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): BackupRequest {
+    return {};
+  },
+
+  toJSON(_: BackupRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupRequest>): BackupRequest {
+    return BackupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<BackupRequest>): BackupRequest {
+    const message = createBaseBackupRequest();
+    return message;
+  },
+};
+
+function createBaseBackupResponse(): BackupResponse {
+  return { kind: undefined };
+}
+
+export const BackupResponse: MessageFns<BackupResponse> = {
+  encode(message: BackupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "progress":
+        BackupProgress.encode(message.kind.progress, writer.uint32(10).fork()).join();
+        break;
+      case "data":
+        writer.uint32(18).bytes(message.kind.data);
+        break;
+      case "head":
+        BackupHead.encode(message.kind.head, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: "progress", progress: BackupProgress.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "data", data: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "head", head: BackupHead.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupResponse {
+    return {
+      kind: isSet(object.progress)
+        ? { $case: "progress", progress: BackupProgress.fromJSON(object.progress) }
+        : isSet(object.data)
+        ? { $case: "data", data: Buffer.from(bytesFromBase64(object.data)) }
+        : isSet(object.head)
+        ? { $case: "head", head: BackupHead.fromJSON(object.head) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BackupResponse): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === "progress") {
+      obj.progress = BackupProgress.toJSON(message.kind.progress);
+    } else if (message.kind?.$case === "data") {
+      obj.data = base64FromBytes(message.kind.data);
+    } else if (message.kind?.$case === "head") {
+      obj.head = BackupHead.toJSON(message.kind.head);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupResponse>): BackupResponse {
+    return BackupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupResponse>): BackupResponse {
+    const message = createBaseBackupResponse();
+    switch (object.kind?.$case) {
+      case "progress": {
+        if (object.kind?.progress !== undefined && object.kind?.progress !== null) {
+          message.kind = { $case: "progress", progress: BackupProgress.fromPartial(object.kind.progress) };
+        }
+        break;
+      }
+      case "data": {
+        if (object.kind?.data !== undefined && object.kind?.data !== null) {
+          message.kind = { $case: "data", data: object.kind.data };
+        }
+        break;
+      }
+      case "head": {
+        if (object.kind?.head !== undefined && object.kind?.head !== null) {
+          message.kind = { $case: "head", head: BackupHead.fromPartial(object.kind.head) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseBackupProgress(): BackupProgress {
+  return { pagesCopied: 0, pagesTotal: 0 };
+}
+
+export const BackupProgress: MessageFns<BackupProgress> = {
+  encode(message: BackupProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pagesCopied !== 0) {
+      writer.uint32(8).uint64(message.pagesCopied);
+    }
+    if (message.pagesTotal !== 0) {
+      writer.uint32(16).uint64(message.pagesTotal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pagesCopied = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pagesTotal = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupProgress {
+    return {
+      pagesCopied: isSet(object.pagesCopied)
+        ? globalThis.Number(object.pagesCopied)
+        : isSet(object.pages_copied)
+        ? globalThis.Number(object.pages_copied)
+        : 0,
+      pagesTotal: isSet(object.pagesTotal)
+        ? globalThis.Number(object.pagesTotal)
+        : isSet(object.pages_total)
+        ? globalThis.Number(object.pages_total)
+        : 0,
+    };
+  },
+
+  toJSON(message: BackupProgress): unknown {
+    const obj: any = {};
+    if (message.pagesCopied !== 0) {
+      obj.pagesCopied = Math.round(message.pagesCopied);
+    }
+    if (message.pagesTotal !== 0) {
+      obj.pagesTotal = Math.round(message.pagesTotal);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupProgress>): BackupProgress {
+    return BackupProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupProgress>): BackupProgress {
+    const message = createBaseBackupProgress();
+    message.pagesCopied = object.pagesCopied ?? 0;
+    message.pagesTotal = object.pagesTotal ?? 0;
+    return message;
+  },
+};
+
+function createBaseBackupHead(): BackupHead {
+  return { sequence: 0, hash: Buffer.alloc(0), bytes: 0 };
+}
+
+export const BackupHead: MessageFns<BackupHead> = {
+  encode(message: BackupHead, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.hash.length !== 0) {
+      writer.uint32(18).bytes(message.hash);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(24).uint64(message.bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupHead {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupHead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hash = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupHead {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      hash: isSet(object.hash) ? Buffer.from(bytesFromBase64(object.hash)) : Buffer.alloc(0),
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+    };
+  },
+
+  toJSON(message: BackupHead): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.hash.length !== 0) {
+      obj.hash = base64FromBytes(message.hash);
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupHead>): BackupHead {
+    return BackupHead.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupHead>): BackupHead {
+    const message = createBaseBackupHead();
+    message.sequence = object.sequence ?? 0;
+    message.hash = object.hash ?? Buffer.alloc(0);
+    message.bytes = object.bytes ?? 0;
     return message;
   },
 };
@@ -5281,6 +5998,35 @@ export const AuditServiceService = {
       Buffer.from(ErasePersonalDataResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ErasePersonalDataResponse => ErasePersonalDataResponse.decode(value),
   },
+  /**
+   * Copies the log of the running server consistently (SQLite's online backup, admin only) and streams
+   * the copy: progress messages, the file's bytes in order, then the head it covers. Publishing goes
+   * on meanwhile; the copy holds every event committed before it ended. FAILED_PRECONDITION unless
+   * storage.type is sqlite.
+   */
+  backup: {
+    path: "/audit.v1.AuditService/Backup" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: BackupRequest): Buffer => Buffer.from(BackupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BackupRequest => BackupRequest.decode(value),
+    responseSerialize: (value: BackupResponse): Buffer => Buffer.from(BackupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BackupResponse => BackupResponse.decode(value),
+  },
+  /**
+   * The newest signed checkpoint (storage.checkpoints), for anyone who may read. NOT_FOUND when
+   * checkpoints are off or none was made yet.
+   */
+  getCheckpoint: {
+    path: "/audit.v1.AuditService/GetCheckpoint" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCheckpointRequest): Buffer => Buffer.from(GetCheckpointRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCheckpointRequest => GetCheckpointRequest.decode(value),
+    responseSerialize: (value: GetCheckpointResponse): Buffer =>
+      Buffer.from(GetCheckpointResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCheckpointResponse => GetCheckpointResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -5334,6 +6080,18 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * their values. FAILED_PRECONDITION in cluster mode (the Kafka topic is the log there).
    */
   erasePersonalData: handleUnaryCall<ErasePersonalDataRequest, ErasePersonalDataResponse>;
+  /**
+   * Copies the log of the running server consistently (SQLite's online backup, admin only) and streams
+   * the copy: progress messages, the file's bytes in order, then the head it covers. Publishing goes
+   * on meanwhile; the copy holds every event committed before it ended. FAILED_PRECONDITION unless
+   * storage.type is sqlite.
+   */
+  backup: handleServerStreamingCall<BackupRequest, BackupResponse>;
+  /**
+   * The newest signed checkpoint (storage.checkpoints), for anyone who may read. NOT_FOUND when
+   * checkpoints are off or none was made yet.
+   */
+  getCheckpoint: handleUnaryCall<GetCheckpointRequest, GetCheckpointResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -5537,6 +6295,37 @@ export interface AuditServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ErasePersonalDataResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Copies the log of the running server consistently (SQLite's online backup, admin only) and streams
+   * the copy: progress messages, the file's bytes in order, then the head it covers. Publishing goes
+   * on meanwhile; the copy holds every event committed before it ended. FAILED_PRECONDITION unless
+   * storage.type is sqlite.
+   */
+  backup(request: BackupRequest, options?: Partial<CallOptions>): ClientReadableStream<BackupResponse>;
+  backup(
+    request: BackupRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BackupResponse>;
+  /**
+   * The newest signed checkpoint (storage.checkpoints), for anyone who may read. NOT_FOUND when
+   * checkpoints are off or none was made yet.
+   */
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoint(
+    request: GetCheckpointRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AuditServiceClient = makeGenericClientConstructor(
@@ -5547,6 +6336,14 @@ export const AuditServiceClient = makeGenericClientConstructor(
   service: typeof AuditServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

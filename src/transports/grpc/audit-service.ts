@@ -15,10 +15,12 @@ import type { AppendResult } from '../../domain/ports.js';
 import { activeTraceparent, tracingEnabled } from '../../lib/tracing.js';
 import type { Logger } from '../../observability/logger.js';
 import type { FilterBudget } from '../../filtering/cpu-budget.js';
+import type { Checkpointer } from '../../store/checkpointer.js';
 import type { KafkaSink } from '../kafka/index.js';
 import { createDeadLetterHandlers, kafkaStats } from './dead-letter-handlers.js';
 import type { Permissions } from '../../security/roles.js';
 import type { Security } from '../../security/security.js';
+import { createBackupHandler } from './backup-handler.js';
 import { callerOf } from './caller.js';
 import { createErasureHandler } from './erasure-handler.js';
 import { createHistoryHandlers } from './history-handlers.js';
@@ -30,6 +32,8 @@ export interface AuditServiceDeps {
   readonly limits: InputLimits;
   readonly maxExpressionLength: number;
   readonly filterBudget?: FilterBudget;
+  /** Signed checkpoints, when storage.checkpoints is on (GetCheckpoint, VerifyChain). */
+  readonly checkpoints?: Checkpointer;
   readonly pump: PumpOptions;
   readonly log: Logger;
   /** Open Subscribe streams, so shutdown can wait for them to drain. */
@@ -155,7 +159,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
   }
 
   const history = createHistoryHandlers({
-    log: dispatcher.log, limits, maxExpressionLength: deps.maxExpressionLength, filterBudget: deps.filterBudget, batchSize: deps.pump.batchSize, logger: log, security,
+    log: dispatcher.log, limits, maxExpressionLength: deps.maxExpressionLength, filterBudget: deps.filterBudget, checkpoints: deps.checkpoints, batchSize: deps.pump.batchSize, logger: log, security,
   });
   const deadLetters = createDeadLetterHandlers({ kafka: deps.kafka, logger: log });
   /** An operations RPC: admins only. */
@@ -172,6 +176,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
     listDeadLetters: opsOnly(deadLetters.listDeadLetters),
     redriveDeadLetters: opsOnly(deadLetters.redriveDeadLetters),
     erasePersonalData: createErasureHandler({ dispatcher, limits, security, logger: log }),
+    backup: createBackupHandler({ log: dispatcher.log, security, logger: log }),
     publish(call, callback) {
       answer('Publish', callback, log, async () => {
         const caller = await callerOf(security, call);

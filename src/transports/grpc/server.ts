@@ -1,24 +1,14 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AuditServiceService, type AuditServiceServer } from '../../../generated/audit/v1/audit_service.js';
+import { addReflection } from './reflection.js';
 import { withCheckedRequests } from './request-decoding.js';
 import { serializeSubscribeResponse } from './wire.js';
 
 export const AUDIT_SERVICE_NAME = 'audit.v1.AuditService';
-
-/** Reflection needs descriptors; proto-loader reads them from the same .proto files ts-proto compiled. */
-function reflectionService(): ReflectionService {
-  const healthRoot = path.resolve(path.dirname(healthProtoPath), '../..');
-  const definition = loadSync(['audit/v1/audit_service.proto', 'health/v1/health.proto'], {
-    includeDirs: [resolveProtoRoot(), healthRoot],
-  });
-  return new ReflectionService(definition);
-}
 
 /** The repository's proto/ folder, found from src/ (tsx) and from dist/src/ (compiled) alike. */
 function resolveProtoRoot(): string {
@@ -41,7 +31,8 @@ export class GrpcServer {
     }, service, { root: resolveProtoRoot(), files: ['audit/v1/audit_service.proto'], service: AUDIT_SERVICE_NAME });
     this.server.addService(checked.definition, checked.implementation);
     this.health.addToServer(this.server);
-    reflectionService().addToServer(this.server);
+    // Reflection describes audit.v1 with buf's descriptors (real file and field names), see reflection.ts.
+    addReflection(this.server);
   }
 
   /** With `tls`, serves TLS; with its `ca`, requires client certificates signed by it (mutual TLS). */
@@ -50,8 +41,25 @@ export class GrpcServer {
     const credentials = tls
       ? ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], Boolean(tls.ca))
       : ServerCredentials.createInsecure();
+    // A bind error as one line naming the setting, not grpc-js's "No address added out of total 1 resolved".
+    const bindError = (err: unknown): unknown => {
+      const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message ?? err}`;
+      if (text.includes('EADDRINUSE')) return new Error(`server.grpc_port ${port} is in use`);
+      if (text.includes('EACCES')) return new Error(`server.grpc_port ${port}: permission denied (ports below 1024 need privileges)`);
+      if (text.includes('EADDRNOTAVAIL')) return new Error(`server.host ${host} is not an address of this machine`);
+      return err;
+    };
+    if (port !== 0) {
+      // grpc-js also prints its bind failure on stderr; a plain listen on the port finds those first.
+      const { createServer } = await import('node:net');
+      await new Promise<void>((resolve, reject) => {
+        const probe = createServer();
+        probe.once('error', (err) => (bindError(err) === err ? resolve() : reject(bindError(err))));
+        probe.listen(port, host, () => probe.close(() => resolve()));
+      });
+    }
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(bindError(err)) : resolve(bound))),
     );
     this.setServing(true);
     return this.port;

@@ -1,3 +1,5 @@
+import { toProtoCheckpoint } from '../../contract/checkpoint-mapping.js';
+import type { Checkpoint } from '../../domain/checkpoint.js';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { SubscribeRequest, SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
 import type { StreamSink } from '../../dispatch/pump.js';
@@ -26,8 +28,9 @@ export class GrpcStreamSink implements StreamSink {
     return this.write({ kind: { $case: 'gap', gap: { fromSequence: from, toSequence: to } } });
   }
 
-  sendHeartbeat(cursor: number): boolean {
-    return this.write({ kind: { $case: 'heartbeat', heartbeat: { cursor, serverTime: new Date(), resumeCursor: this.tokenAt(cursor) } } });
+  sendHeartbeat(cursor: number, checkpoint?: Checkpoint): boolean {
+    const heartbeat = { cursor, serverTime: new Date(), resumeCursor: this.tokenAt(cursor), checkpoint: checkpoint && toProtoCheckpoint(checkpoint) };
+    return this.write({ kind: { $case: 'heartbeat', heartbeat } });
   }
 
   write(message: SubscribeResponse): boolean {

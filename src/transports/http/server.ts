@@ -69,9 +69,16 @@ export class HttpServer {
 
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      // A bind error as one line naming the setting.
+      const fail = (err: NodeJS.ErrnoException): void => reject(
+        err.code === 'EADDRINUSE' ? new Error(`server.http_port ${port} is in use`)
+          : err.code === 'EACCES' ? new Error(`server.http_port ${port}: permission denied (ports below 1024 need privileges)`)
+            : err.code === 'EADDRNOTAVAIL' ? new Error(`server.host ${host} is not an address of this machine`)
+              : err,
+      );
+      this.server.once('error', fail);
       this.server.listen(port, host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', fail);
         resolve();
       });
     });

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { eventJson, gapJson, startedJson } from '../../contract/json-encoding.js';
+import { checkpointJson, eventJson, gapJson, startedJson } from '../../contract/json-encoding.js';
 import { asQueryError, FILTER_QUERY_PARAMETERS, filterFromQuery } from '../../contract/json-filter.js';
 import { parseSequence } from '../../contract/ws-client-frames.js';
 import { pumpSubscription, type StreamSink } from '../../dispatch/pump.js';
 import type { Subscription } from '../../dispatch/subscription.js';
+import type { Checkpoint } from '../../domain/checkpoint.js';
 import { AppError } from '../../domain/errors.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { Identity } from './auth.js';
@@ -41,8 +42,10 @@ class SseSink implements StreamSink {
     return this.write(`event: gap\ndata: ${JSON.stringify(gapJson(from, to))}\n\n`);
   }
 
-  sendHeartbeat(cursor: number): boolean {
-    return this.write(`: heartbeat\nid: ${this.tokenAt(cursor)}\n\n`);
+  /** A comment (fires nothing) moving Last-Event-ID; with checkpoints on, an `event: checkpoint` as well. */
+  sendHeartbeat(cursor: number, checkpoint?: Checkpoint): boolean {
+    const signed = checkpoint ? `event: checkpoint\ndata: ${JSON.stringify(checkpointJson(checkpoint))}\n` : '';
+    return this.write(`: heartbeat\n${signed}id: ${this.tokenAt(cursor)}\n\n`);
   }
 
   write(text: string): boolean {

@@ -1,3 +1,4 @@
+import type { Checkpoint } from '../../domain/checkpoint.js';
 import { gapJson, heartbeatJson } from '../../contract/json-encoding.js';
 import type { StreamSink } from '../../dispatch/pump.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
@@ -44,8 +45,8 @@ export class WsSubscriptionSink implements StreamSink {
     return this.channel.send(frame('gap', this.id, gapJson(from, to)));
   }
 
-  sendHeartbeat(cursor: number): boolean {
-    return this.channel.send(frame('heartbeat', this.id, heartbeatJson(cursor, new Date(), this.tokenAt(cursor))));
+  sendHeartbeat(cursor: number, checkpoint?: Checkpoint): boolean {
+    return this.channel.send(frame('heartbeat', this.id, heartbeatJson(cursor, new Date(), this.tokenAt(cursor), checkpoint)));
   }
 
   drained(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Dispatcher } from '../../dispatch/dispatcher.js';
+import { type Checkpoint, checkpointToJson } from '../../domain/checkpoint.js';
 import type { DeadLetterStore } from '../../domain/dead-letters.js';
 import type { Logger } from '../../observability/logger.js';
 import { MemoryDeadLetters } from '../../store/memory-dead-letters.js';
@@ -22,6 +23,11 @@ export interface KafkaSink {
   status(): ForwarderStatus;
   /** Starts forwarding from the committed cursor; new events wake it. */
   start(): void;
+  /**
+   * Sends a signed checkpoint to `topic` (key "checkpoint", JSON value) through the same policy, so
+   * Kafka's consumers witness the log's head; best effort: a failure is logged, the file keeps it.
+   */
+  sendCheckpoint(topic: string, cp: Checkpoint): void;
   /** Flushes what is stored, bounded by `timeoutMs`, and closes the producer. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -70,6 +76,12 @@ export function createKafkaSink(k: KafkaSettings, deps: KafkaSinkDeps): KafkaSin
       const { cursor: at, lag } = forwarder.status();
       logger.info({ brokers: k.brokers, cursor: at, lag }, 'Kafka forwarder started');
       forwarder.wake();
+    },
+    sendCheckpoint(topic, cp) {
+      // A negative sequence: the serial sender remembers late deliveries by sequence, and events' are positive.
+      const record = { sequence: -cp.sequence, topic, message: { key: 'checkpoint', value: JSON.stringify(checkpointToJson(cp)), timestamp: String(cp.time.getTime()) } };
+      policy.execute((signal) => sender.send([record], signal))
+        .catch((err: unknown) => logger.warn({ err, sequence: cp.sequence }, 'could not send a checkpoint to Kafka; it is kept in the checkpoints file'));
     },
     async stop(timeoutMs) {
       unsubscribe?.();

@@ -1,0 +1,46 @@
+/**
+ * The log writer's thread: its own connection to the database, the group commit (sealing, hashing,
+ * inserting, fsync) off the event loop. Messages are handled one at a time, in order, so the chain
+ * and the sequences are exactly what one writer on the main thread would make.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { NewAuditEvent } from '../domain/event.js';
+import { appendTransaction } from './sqlite-append.js';
+import { headOf, prepareStatements, type ChainPoint } from './sqlite-statements.js';
+
+export interface WriterSettings {
+  readonly path: string;
+  readonly pragmas: readonly string[];
+}
+
+export type WriterRequest = { readonly id: number; readonly events: readonly NewAuditEvent[]; readonly receivedAt: Date };
+export type WriterReply =
+  | { readonly id: number; readonly committed: ReturnType<ReturnType<typeof appendTransaction>> }
+  | { readonly id: number; readonly error: { readonly code: string; readonly message: string } };
+
+const settings = workerData as WriterSettings;
+const db = new Database(settings.path);
+for (const pragma of settings.pragmas) db.pragma(pragma);
+const statements = prepareStatements(db);
+const append = appendTransaction(db, statements);
+/** The chain's head: this thread is the only writer of events, so it keeps it (as SqliteEventLog's constructor reads it). */
+let last: ChainPoint = headOf(statements);
+
+parentPort!.on('message', (request: WriterRequest | 'close') => {
+  if (request === 'close') {
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  let reply: WriterReply;
+  try {
+    const committed = append.immediate(request.events, request.receivedAt, last);
+    last = committed.last;
+    reply = { id: request.id, committed };
+  } catch (err) {
+    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'UNKNOWN';
+    reply = { id: request.id, error: { code, message: err instanceof Error ? err.message : String(err) } };
+  }
+  parentPort!.postMessage(reply);
+});
