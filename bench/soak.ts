@@ -179,7 +179,7 @@ class Soak {
 }
 
 function emptyFilter() {
-  return { eventTypes: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: undefined };
+  return { eventTypes: [], categories: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: undefined };
 }
 
 function httpGet(url: string): Promise<{ ms: number; body: string }> {

@@ -1,5 +1,7 @@
 // The viewer's side of the WebSocket bridge (README, "WebSocket frames"): one connection, one
-// subscription at a time, automatic reconnect that resumes after the last sequence seen.
+// subscription at a time, automatic reconnect that resumes after the last sequence seen. Sequences and
+// cursors arrive as decimal strings (canonical proto JSON for uint64): they are compared as BigInt, so
+// they stay exact beyond 2^53, and sent back as strings.
 
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
@@ -12,7 +14,7 @@ export class StreamClient {
    * @param {(events: object[]) => void} handlers.onEvents events in sequence order
    * @param {(state: string, detail?: string) => void} handlers.onStatus connecting, live, reconnecting, closed
    * @param {(error: {code: string, message: string, field?: string}) => void} handlers.onError
-   * @param {(cursor: number) => void} handlers.onCursor
+   * @param {(cursor: string) => void} handlers.onCursor the highest sequence delivered, as a decimal string
    */
   constructor(url, handlers) {
     this.url = url;
@@ -20,7 +22,7 @@ export class StreamClient {
     this.filter = {};
     this.subscriptionCount = 0;
     this.currentId = undefined;
-    /** Highest sequence known delivered: resume after it on reconnect. Undefined until subscribed. */
+    /** Highest sequence known delivered (a BigInt): resume after it on reconnect. Undefined until subscribed. */
     this.cursor = undefined;
     this.failures = 0;
     this.socket = undefined;
@@ -96,11 +98,17 @@ export class StreamClient {
     }
   }
 
+  /** Moves the cursor to `sequence` (a decimal string, or a number from an older server) when it is past it. */
   advance(sequence) {
-    const n = Number(sequence ?? 0);
+    let n;
+    try {
+      n = BigInt(sequence ?? 0);
+    } catch {
+      return; // not a sequence: keep the cursor we have
+    }
     if (this.cursor === undefined || n > this.cursor) {
       this.cursor = n;
-      this.handlers.onCursor(n);
+      this.handlers.onCursor(String(n));
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Filter as ProtoFilter } from '../../generated/audit/v1/audit_service.js';
-import type { EventType, Severity } from '../domain/catalog.js';
+import { CATEGORIES, type Category, type EventType, type Severity } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
-import { MATCH_ALL, type Filter } from '../domain/filter.js';
+import { categoryFromName, MATCH_ALL, type Filter } from '../domain/filter.js';
 import { eventTypeFromProto, eventTypeToProto, severityFromProto } from './enums.js';
 import type { InputLimits } from './limits.js';
 
@@ -17,6 +17,7 @@ function checkCount(name: string, values: readonly unknown[], limits: InputLimit
 export function toFilter(p: ProtoFilter | undefined, limits: InputLimits): Filter {
   if (!p) return MATCH_ALL;
   checkCount('event_types', p.eventTypes, limits);
+  checkCount('categories', p.categories, limits);
   checkCount('severities', p.severities, limits);
   checkCount('entity_types', p.entityTypes, limits);
   checkCount('entity_ids', p.entityIds, limits);
@@ -25,6 +26,11 @@ export function toFilter(p: ProtoFilter | undefined, limits: InputLimits): Filte
     const type = eventTypeFromProto(value);
     if (!type) throw AppError.invalid(`${F}.event_types[${i}]`, `unknown event type ${value}`);
     return type;
+  });
+  const categories = p.categories.map((value, i): Category => {
+    const category = categoryFromName(value);
+    if (!category) throw AppError.invalid(`${F}.categories[${i}]`, `unknown category ${JSON.stringify(value)}; use ${CATEGORIES.join(', ')}`);
+    return category;
   });
   const severities = p.severities.map((value, i): Severity => {
     const severity = severityFromProto(value);
@@ -39,7 +45,7 @@ export function toFilter(p: ProtoFilter | undefined, limits: InputLimits): Filte
   const { start, end } = p.timeRange ?? {};
   if (start && end && start > end) throw AppError.invalid(`${F}.time_range`, 'start is after end');
   return {
-    eventTypes, severities, minSeverity, start, end,
+    eventTypes, categories, severities, minSeverity, start, end,
     entityTypes: p.entityTypes, entityIds: p.entityIds, userIds: p.userIds,
     expression: p.expression.trim(),
   };
@@ -49,6 +55,7 @@ export function toFilter(p: ProtoFilter | undefined, limits: InputLimits): Filte
 export function toProtoFilter(f: Filter): ProtoFilter {
   return {
     eventTypes: f.eventTypes.map(eventTypeToProto),
+    categories: [...(f.categories ?? [])],
     severities: [...f.severities],
     minSeverity: f.minSeverity ?? 0,
     entityTypes: [...f.entityTypes],

@@ -5,8 +5,28 @@ import type { StoredAuditEvent } from '../domain/event.js';
 import { toProtoCheckpoint } from './checkpoint-mapping.js';
 import { toProtoEvent } from './event-mapping.js';
 
-// The proto JSON mapping of what the HTTP bridges send, through the generated toJSON so the JSON
-// is the same one grpcurl or any proto JSON client shows: lowerCamelCase keys, full enum names.
+// The canonical proto3 JSON mapping of what the HTTP bridges send (and Kafka's value_format json), the
+// JSON grpcurl or any proto JSON library prints: lowerCamelCase keys, full enum names, RFC 3339
+// timestamps, base64 bytes, and 64-bit integers (sequences, cursors) as decimal strings. The generated
+// toJSON does all of it but the last (it writes uint64 as a JSON number), so the 64-bit fields of each
+// message are turned into strings here. A proto JSON parser accepts the result strictly; one that
+// reads sequences as numbers must convert them (Number(...) is exact up to 2^53, BigInt beyond).
+
+/** The uint64 fields of each message the bridges send (its JSON names). */
+const INT64_FIELDS = {
+  AuditEvent: ['sequence'],
+  SubscriptionStarted: ['cursor'],
+  Heartbeat: ['cursor'],
+  Checkpoint: ['sequence'],
+  GapNotice: ['fromSequence', 'toSequence'],
+} as const;
+
+/** The given 64-bit fields of a toJSON result as decimal strings, as canonical proto3 JSON writes them. */
+function int64AsStrings(json: unknown, fields: readonly string[]): Record<string, unknown> {
+  const o = json as Record<string, unknown>;
+  for (const field of fields) if (typeof o[field] === 'number') o[field] = String(o[field]);
+  return o;
+}
 
 /**
  * Stored events are immutable and the same object reaches every subscriber it matches, so each is
@@ -14,38 +34,40 @@ import { toProtoEvent } from './event-mapping.js';
  */
 const encoded = new WeakMap<StoredAuditEvent, string>();
 
-/** One event as proto JSON text. */
+/** One event as canonical proto JSON text (`"sequence":"124"`). */
 export function eventJson(event: StoredAuditEvent): string {
   let text = encoded.get(event);
   if (text === undefined) {
-    text = JSON.stringify(AuditEvent.toJSON(toProtoEvent(event)));
+    text = JSON.stringify(int64AsStrings(AuditEvent.toJSON(toProtoEvent(event)), INT64_FIELDS.AuditEvent));
     encoded.set(event, text);
   }
   return text;
 }
 
-// The cursor is printed even when 0 (the mapping allows printing defaults): a client resumes from
-// it, and a missing cursor would read as "no position" rather than "from the start".
+// The cursor is printed even when 0 (as "0": the mapping allows printing defaults): a client resumes
+// from it, and a missing cursor would read as "no position" rather than "from the start".
 
-/** `{"subscriptionId", "cursor", "resumeCursor"}` */
+/** `{"subscriptionId", "cursor", "resumeCursor"}`, cursor a decimal string. */
 export function startedJson(subscriptionId: string, cursor: number, resumeCursor: string): object {
-  return { ...(SubscriptionStarted.toJSON({ subscriptionId, cursor, resumeCursor }) as object), cursor };
+  return { ...int64AsStrings(SubscriptionStarted.toJSON({ subscriptionId, cursor, resumeCursor }), INT64_FIELDS.SubscriptionStarted), cursor: String(cursor) };
 }
 
 /**
- * `{"cursor", "serverTime", "resumeCursor", "checkpoint"?}`: every matching event up to cursor was
- * delivered; the newest signed checkpoint when checkpoints are on.
+ * `{"cursor", "serverTime", "resumeCursor", "checkpoint"?}`: every matching event up to cursor (a
+ * decimal string) was delivered; the newest signed checkpoint when checkpoints are on.
  */
 export function heartbeatJson(cursor: number, serverTime: Date, resumeCursor: string, checkpoint?: Checkpoint): object {
-  return { ...(Heartbeat.toJSON({ cursor, serverTime, resumeCursor, checkpoint: checkpoint && toProtoCheckpoint(checkpoint) }) as object), cursor };
+  const json = int64AsStrings(Heartbeat.toJSON({ cursor, serverTime, resumeCursor, checkpoint: checkpoint && toProtoCheckpoint(checkpoint) }), INT64_FIELDS.Heartbeat);
+  if (json.checkpoint !== undefined) int64AsStrings(json.checkpoint, INT64_FIELDS.Checkpoint);
+  return { ...json, cursor: String(cursor) };
 }
 
-/** A checkpoint as the proto JSON mapping writes it (hash and signature in base64). */
+/** A checkpoint as the proto JSON mapping writes it (sequence a decimal string, hash and signature in base64). */
 export function checkpointJson(checkpoint: Checkpoint): object {
-  return ProtoCheckpoint.toJSON(toProtoCheckpoint(checkpoint)) as object;
+  return int64AsStrings(ProtoCheckpoint.toJSON(toProtoCheckpoint(checkpoint)), INT64_FIELDS.Checkpoint);
 }
 
-/** `{"fromSequence", "toSequence"}`: these sequences are no longer stored. */
+/** `{"fromSequence", "toSequence"}` (decimal strings): these sequences are no longer stored. */
 export function gapJson(fromSequence: number, toSequence: number): object {
-  return GapNotice.toJSON({ fromSequence, toSequence }) as object;
+  return int64AsStrings(GapNotice.toJSON({ fromSequence, toSequence }), INT64_FIELDS.GapNotice);
 }

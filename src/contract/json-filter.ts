@@ -1,7 +1,8 @@
 import { Filter as ProtoFilter } from '../../generated/audit/v1/audit_service.js';
 import { eventTypeToJSON, severityToJSON } from '../../generated/audit/v1/event.js';
 import { AppError } from '../domain/errors.js';
-import { MATCH_ALL, type Filter } from '../domain/filter.js';
+import { CATEGORIES } from '../domain/catalog.js';
+import { categoryFromName, MATCH_ALL, type Filter } from '../domain/filter.js';
 import { eventTypeFromName, eventTypeFromProto, eventTypeToProto, severityFromName, severityFromProto } from './enums.js';
 import { toFilter } from './filter-mapping.js';
 import type { InputLimits } from './limits.js';
@@ -10,9 +11,9 @@ import type { InputLimits } from './limits.js';
 // strictly here, because the generated fromJSON is lenient: it ignores unknown keys and a string
 // where a list belongs, which would silently widen a filter to "everything".
 
-type Kind = 'types' | 'severities' | 'severity' | 'strings' | 'string' | 'time_range';
+type Kind = 'types' | 'categories' | 'severities' | 'severity' | 'strings' | 'string' | 'time_range';
 const FIELDS: Record<string, Kind> = {
-  event_types: 'types', severities: 'severities', min_severity: 'severity', entity_types: 'strings',
+  event_types: 'types', categories: 'categories', severities: 'severities', min_severity: 'severity', entity_types: 'strings',
   entity_ids: 'strings', user_ids: 'strings', time_range: 'time_range', expression: 'string',
 };
 /** The proto JSON mapping's lowerCamelCase names, accepted like the snake_case ones. */
@@ -28,6 +29,13 @@ function typeName(value: unknown, field: string): string {
   const type = typeof value === 'string' ? eventTypeFromName(value) : typeof value === 'number' ? eventTypeFromProto(value) : undefined;
   if (!type) throw AppError.invalid(field, `unknown event type ${JSON.stringify(value)}; use a name such as "CALL_CREATED"`);
   return eventTypeToJSON(eventTypeToProto(type));
+}
+
+// Category names as the catalog spells them ("security"), any case.
+function categoryName(value: unknown, field: string): string {
+  const category = typeof value === 'string' ? categoryFromName(value) : undefined;
+  if (!category) throw AppError.invalid(field, `unknown category ${JSON.stringify(value)}; use ${CATEGORIES.join(', ')}`);
+  return category;
 }
 
 function severityJson(value: unknown, field: string): string {
@@ -64,6 +72,7 @@ function timeRange(value: unknown, field: string): object {
 
 const CHECK: Record<Kind, (value: unknown, field: string) => unknown> = {
   types: (v, f) => listOf(v, f, typeName),
+  categories: (v, f) => listOf(v, f, categoryName),
   severities: (v, f) => listOf(v, f, severityJson),
   severity: severityJson,
   strings: (v, f) => listOf(v, f, text),
@@ -92,6 +101,7 @@ export function filterFromJson(value: unknown, limits: InputLimits): Filter {
 /** SSE query parameters and the filter fields they fill; repeating a list parameter ORs its values. */
 const QUERY: Record<string, { field: string; list: boolean }> = {
   type: { field: 'event_types', list: true },
+  category: { field: 'categories', list: true },
   severity: { field: 'severities', list: true },
   min_severity: { field: 'min_severity', list: false },
   entity_type: { field: 'entity_types', list: true },
@@ -130,7 +140,7 @@ export function asQueryError(err: unknown): unknown {
   return err instanceof AppError && err.field?.startsWith('filter') ? renameField(err, err.field) : err;
 }
 
-/** "filter.event_types[1]" -> "type[1]", "filter.time_range.start" -> "from", "filter.time_range" -> "from". */
+/** "filter.event_types[1]" -> "type[1]", "filter.categories[0]" -> "category[0]", "filter.time_range.start" -> "from", "filter.time_range" -> "from". */
 function renameField(err: AppError, field: string): AppError {
   const entries = Object.entries(QUERY).sort(([, a], [, b]) => b.field.length - a.field.length);
   for (const [param, { field: target }] of entries) {

@@ -41,7 +41,7 @@ export function queryHistory(log: EventLog, req: HistoryRequest): HistoryPage {
     ? (e: StoredAuditEvent) => viewer.allows(e) && (compiled?.matches(viewer.present(e)) ?? true)
     : compiled && ((e: StoredAuditEvent) => compiled.matches(e));
   const page = log.query({
-    eventTypes: filter.eventTypes, severities: filter.severities, minSeverity: filter.minSeverity,
+    eventTypes: filter.eventTypes, categories: filter.categories, severities: filter.severities, minSeverity: filter.minSeverity,
     entityTypes: filter.entityTypes, entityIds: filter.entityIds, userIds: filter.userIds,
     start: filter.start, end: filter.end,
     order: req.order,

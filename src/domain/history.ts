@@ -1,3 +1,4 @@
+import { typeInfo } from './catalog.js';
 import type { StoredAuditEvent } from './event.js';
 
 /**
@@ -6,6 +7,11 @@ import type { StoredAuditEvent } from './event.js';
  */
 export interface HistoryQuery {
   readonly eventTypes?: readonly string[];
+  /**
+   * Catalog categories ("security"): each stands for its event types, intersected with eventTypes when
+   * both are given (domain/filter's allowedTypes).
+   */
+  readonly categories?: readonly string[];
   /** Exact severity membership. */
   readonly severities?: readonly number[];
   /** Lower bound on severity. */
@@ -49,7 +55,7 @@ export interface ChainVerification {
 export function matchesHistoryQuery(e: StoredAuditEvent, q: HistoryQuery): boolean {
   const anyOf = <T>(values: readonly T[] | undefined, value: T): boolean => !values?.length || values.includes(value);
   const t = e.timestamp.getTime();
-  return anyOf(q.eventTypes, e.type) && anyOf(q.severities, e.severity) && e.severity >= (q.minSeverity ?? 0)
+  return anyOf(q.eventTypes, e.type) && anyOf(q.categories, typeInfo(e.type).category) && anyOf(q.severities, e.severity) && e.severity >= (q.minSeverity ?? 0)
     && anyOf(q.entityTypes, e.entityType) && anyOf(q.entityIds, e.entityId) && anyOf(q.userIds, e.userId)
     && (!q.start || t >= q.start.getTime()) && (!q.end || t <= q.end.getTime());
 }

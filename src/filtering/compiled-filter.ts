@@ -1,6 +1,6 @@
-import type { Severity } from '../domain/catalog.js';
+import type { Category, Severity } from '../domain/catalog.js';
 import type { StoredAuditEvent } from '../domain/event.js';
-import type { Filter } from '../domain/filter.js';
+import { allowedTypes, type Filter } from '../domain/filter.js';
 import type { Viewer } from '../domain/ports.js';
 import { AppError, isAppError } from '../domain/errors.js';
 import { compileCel, type CelPredicate } from './cel.js';
@@ -9,8 +9,14 @@ import { CpuBudget, DEFAULT_FILTER_BUDGET, type FilterBudget } from './cpu-budge
 /** A filter turned into sets and one predicate, so matching an event allocates nothing. */
 export interface CompiledFilter {
   readonly source: Filter;
-  /** Set fields, for the subscription index to pick the most selective one. */
+  /**
+   * Set fields, for the subscription index to pick the most selective one. `eventTypes` is the types
+   * the filter lets through: its event_types intersected with the types of its categories (so the index
+   * files a category filter under its types); empty, not absent, when the two exclude each other.
+   */
   readonly eventTypes?: ReadonlySet<string>;
+  /** The categories as given (informative: matching goes through eventTypes, which holds their types). */
+  readonly categories?: ReadonlySet<Category>;
   readonly severities?: ReadonlySet<Severity>;
   readonly entityTypes?: ReadonlySet<string>;
   readonly entityIds?: ReadonlySet<string>;
@@ -92,6 +98,7 @@ class BudgetedPredicate {
  */
 class FieldFilter implements CompiledFilter {
   readonly eventTypes?: ReadonlySet<string>;
+  readonly categories?: ReadonlySet<Category>;
   readonly severities?: ReadonlySet<Severity>;
   readonly entityTypes?: ReadonlySet<string>;
   readonly entityIds?: ReadonlySet<string>;
@@ -105,7 +112,10 @@ class FieldFilter implements CompiledFilter {
     readonly source: Filter,
     private readonly cel: BudgetedPredicate | undefined,
   ) {
-    this.eventTypes = setOf<string>(source.eventTypes);
+    // Categories expand to their types, so matching one costs a set lookup by type like event_types.
+    const types = allowedTypes(source.eventTypes, source.categories);
+    this.eventTypes = types && new Set(types);
+    this.categories = setOf(source.categories ?? []);
     this.severities = setOf(source.severities);
     this.entityTypes = setOf(source.entityTypes);
     this.entityIds = setOf(source.entityIds);
@@ -139,7 +149,7 @@ class FieldFilter implements CompiledFilter {
     const set: Array<IndexKey | 'minSeverity'> = [];
     if (this.entityIds) set.push('entityId');
     if (this.userIds) set.push('userId');
-    if (this.eventTypes) set.push('type');
+    if (this.eventTypes) set.push('type'); // event_types and categories: both decided by the type
     if (this.entityTypes) set.push('entityType');
     if (this.severities) set.push('severity');
     if (this.minSeverity > 0) set.push('minSeverity');

@@ -21,6 +21,9 @@ const bucket = <T>(): Bucket<T> => ({ exact: new Set(), checked: new Set() });
  * cost is proportional to the candidates, not to all subscriptions. A subscription whose filter
  * constrains nothing but that field (compiled-filter's soleCriterion) matches without running its
  * filter; so does one with only a min_severity, filed by that bound. The rest run the full filter.
+ * Categories count as the event types they hold: compiled-filter's eventTypes already intersects
+ * them with event_types, so a category filter is filed under each of its types (and decided there
+ * alone when it has nothing else), and one whose types and categories exclude each other under none.
  */
 export class SubscriptionIndex<T extends Indexed> {
   private readonly buckets: Record<IndexKey, Map<string | number, Bucket<T>>> = {

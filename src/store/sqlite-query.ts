@@ -1,4 +1,5 @@
 import type { StoredAuditEvent } from '../domain/event.js';
+import { allowedTypes } from '../domain/filter.js';
 import type { HistoryPage, HistoryQuery } from '../domain/history.js';
 import { EVENT_COLUMNS, type EventRow, ROW_SEQUENCE, rowToEvent } from './sqlite-schema.js';
 import type { Statements } from './sqlite-statements.js';
@@ -47,7 +48,11 @@ export function buildSelect(
     }
     params.push(...values);
   };
-  anyOf('type', q.eventTypes);
+  // Categories become the types they hold (intersected with event_types): the type index serves both.
+  // No type passes both (an empty list) reads as false: the caller returns an empty page before this.
+  const types = allowedTypes(q.eventTypes, q.categories);
+  if (types?.length === 0) where.push('0');
+  anyOf('type', types);
   anyOf('severity', q.severities);
   if (q.minSeverity !== undefined) {
     where.push('severity >= ?');
@@ -94,6 +99,7 @@ export function buildSelect(
 export function runHistoryQuery(q: HistoryQuery, fetch: RowFetcher, plan?: TimePlan): HistoryPage {
   const limit = Math.floor(q.limit);
   if (!(limit > 0)) return { events: [] };
+  if (allowedTypes(q.eventTypes, q.categories)?.length === 0) return { events: [] }; // categories and types exclude each other
   const wanted = limit + 1;
   const matches: StoredAuditEvent[] = [];
   const predicate = q.predicate;
@@ -164,7 +170,7 @@ export class TimeRanges {
     const start = q.start?.getTime();
     const end = q.end?.getTime();
     if (start === undefined && end === undefined) return undefined;
-    if (q.eventTypes?.length || q.entityIds?.length || q.userIds?.length) return undefined;
+    if (q.eventTypes?.length || q.categories?.length || q.entityIds?.length || q.userIds?.length) return undefined;
     const from = start === undefined ? this.first() : this.s.earliestSince.get(start)?.sequence;
     const to = end === undefined ? this.last() : this.s.latestUntil.get(end)?.sequence;
     if (from === undefined || to === undefined) return 'empty'; // nothing at or after start / at or before end

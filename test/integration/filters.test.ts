@@ -33,6 +33,12 @@ const cases: Array<[string, Partial<Filter>, string[]]> = [
   ['CEL over enums and strings', { expression: 'event.severity == "CRITICAL" || event.result == "FAILURE"' }, ['b1', 's1']],
   ['AND across fields', { eventTypes: [CALL_CREATED, BID_ACCEPTED], userIds: ['bob'], minSeverity: HIGH }, ['c2']],
   ['a filter that matches nothing is legal', { entityIds: ['no-such-entity'] }, []],
+  // Categories of the catalog: calls (CALL_CREATED), bids (BID_ACCEPTED), security (LOGIN_FAILED).
+  ['categories', { categories: ['security'] }, ['s1']],
+  ['categories is OR within the field, names in any case', { categories: ['calls', 'SECURITY'] }, ['c1', 'c2', 's1']],
+  ['categories intersect event_types', { categories: ['bids', 'calls'], eventTypes: [BID_ACCEPTED, LOGIN_FAILED] }, ['b1', 'b2']],
+  ['categories that exclude every listed type match nothing', { categories: ['calls'], eventTypes: [BID_ACCEPTED] }, []],
+  ['categories AND other fields', { categories: ['bids', 'calls'], userIds: ['bob'] }, ['c2', 'b2']],
   ['all fields combined', {
     eventTypes: [BID_ACCEPTED], severities: [INFO, MEDIUM], entityTypes: ['bid'], entityIds: ['b1', 'b2'], userIds: ['bob'],
     timeRange: { start: minutes(0), end: minutes(10) }, expression: 'has(event.metadata.currency)',

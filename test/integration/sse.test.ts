@@ -16,6 +16,7 @@ test('the filter in the query string; id: is the sequence', async () => {
     const subscribed = await sse.until('the subscribed message', () => sse.messages.find((m) => m.event === 'subscribed'));
     assert.equal(subscribed.id, '0');
     assert.ok(JSON.parse(subscribed.data!).subscriptionId);
+    assert.equal(JSON.parse(subscribed.data!).cursor, '0'); // printed even at 0, as a string (uint64)
 
     const corpus = [
       { type: CALL_CREATED, severity: MEDIUM, userId: 'alice', entityId: 'match-1' },
@@ -31,6 +32,7 @@ test('the filter in the query string; id: is the sequence', async () => {
     assert.equal(events[1].type, 'EVENT_TYPE_LOGIN_FAILED');
     const ids = sse.messages.filter((m) => m.event === undefined && m.data).map((m) => m.id);
     assert.deepEqual(ids, [String(acks[0].sequence), String(acks[4].sequence)]);
+    assert.deepEqual(events.map((e) => e.sequence), ids); // the data's sequence is the same decimal string
     sse.close();
     await waitFor('the subscription to be freed', () => server.app.dispatcher.registry.size === 0);
   } finally {
@@ -100,7 +102,7 @@ test('a stalled reader is bounded and catches up once it reads again', async () 
     assert.ok(sub.queued <= 20);
     sse.response.resume();
     const events = await sse.eventsUntil(total, 20_000);
-    assert.deepEqual(events.map((e) => e.sequence), Array.from({ length: total }, (_, i) => i + 1));
+    assert.deepEqual(events.map((e) => e.sequence), Array.from({ length: total }, (_, i) => String(i + 1))); // uint64: strings
     sse.close();
   } finally {
     await server.close();

@@ -103,6 +103,9 @@ test('the viewer shows events live, narrows by severity, pauses, and resumes aft
     const sequences = (await rows(page)).map((r) => r.sequence);
     assert.equal(new Set(sequences).size, sequences.length, 'no event shown twice');
     assert.deepEqual(sequences.slice(0, 4), [live, ...missed.reverse()].map((a) => a.sequence));
+    // Sequences arrive as decimal strings (canonical proto JSON for uint64); the cursor the viewer resumes
+    // from is the highest of them, compared as numbers ("10" after "9"), not as text.
+    await page.waitForFunction((want) => (globalThis as any).document.querySelector('#cursor')?.textContent === want, String(live.sequence), WAIT);
 
     await page.click('#events tr.event:nth-child(2)'); // show one event's metadata in the screenshot
     mkdirSync('test-output', { recursive: true });

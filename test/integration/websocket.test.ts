@@ -6,7 +6,8 @@ import { WsClient } from '../support/ws-client.js';
 
 const { EVENT_TYPE_CALL_CREATED: CALL_CREATED, EVENT_TYPE_BID_ACCEPTED: BID_ACCEPTED } = EventType;
 const { SEVERITY_INFO: INFO, SEVERITY_HIGH: HIGH } = Severity;
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+/** Sequences from..to as the bridge writes them (uint64: decimal strings). */
+const range = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
 test('several filtered subscriptions on one connection; unsubscribe; the end of a time range', async () => {
   const server = await startServer();
@@ -23,7 +24,8 @@ test('several filtered subscriptions on one connection; unsubscribe; the end of 
     }
     const all = await ws.eventsUntil('all', 4);
     assert.deepEqual(all.map((e) => e.entityId), ['e1', 'e2', 'e3', 'e4']);
-    assert.deepEqual(all.map((e) => e.sequence), published.map((p) => p.sequence));
+    // uint64 as canonical proto JSON writes it: a decimal string.
+    assert.deepEqual(all.map((e) => e.sequence), published.map((p) => String(p.sequence)));
     assert.equal(all[1].type, 'EVENT_TYPE_CALL_CREATED'); // the proto JSON mapping
     assert.equal(all[1].severity, 'SEVERITY_HIGH');
     assert.deepEqual(all[1].metadata, { n: 1 });
@@ -73,7 +75,9 @@ test('a client that reconnects with after_sequence gets exactly what it missed',
       await publish(server.client, { entityType, entityId });
     }
     const second = await WsClient.open(server.httpUrl);
-    const { cursor } = await second.subscribe('r', { filter: { entity_types: ['call'] }, after_sequence: String(seen[2].sequence) });
+    // The sequence as received (a decimal string) goes straight back as after_sequence.
+    const { cursor } = await second.subscribe('r', { filter: { entity_types: ['call'] }, after_sequence: seen[2].sequence });
+    assert.equal(typeof cursor, 'string');
     assert.equal(cursor, seen[2].sequence);
     await publish(server.client, { entityType: 'call', entityId: 'c7' });
     const resumed = await second.eventsUntil('r', 4);
@@ -81,6 +85,10 @@ test('a client that reconnects with after_sequence gets exactly what it missed',
     // The same with the event's cursor token (what a cluster node hands out), on the same connection.
     await second.subscribe('t', { filter: { entity_types: ['call'] }, after_cursor: resumed[1].cursor });
     assert.deepEqual((await second.eventsUntil('t', 2)).map((e) => e.entityId), ['c6', 'c7']);
+    // after_sequence as a JSON number is still accepted.
+    const numeric = await second.subscribe('n', { filter: { entity_types: ['call'] }, after_sequence: Number(seen[2].sequence) });
+    assert.equal(numeric.cursor, seen[2].sequence);
+    assert.deepEqual((await second.eventsUntil('n', 4)).map((e) => e.entityId), ['c4', 'c5', 'c6', 'c7']);
     second.close();
   } finally {
     await server.close();

@@ -91,7 +91,7 @@ export function healthStatus(address: string, service = ''): Promise<string> {
 /** A filter with the given fields set and every other field empty (matching anything). */
 export function filterOf(fields: Partial<Filter> = {}): Filter {
   return {
-    eventTypes: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: undefined,
+    eventTypes: [], categories: [], severities: [], minSeverity: 0, entityTypes: [], entityIds: [], userIds: [], expression: '', timeRange: undefined,
     ...fields,
   };
 }

@@ -56,7 +56,7 @@ export class WsClient {
   }
 
   /** Sends a subscribe frame and waits for its answer: subscribed, or throws with the error frame. */
-  async subscribe(id: string, fields: object = {}): Promise<{ subscriptionId: string; cursor: number }> {
+  async subscribe(id: string, fields: object = {}): Promise<{ subscriptionId: string; cursor: string; resumeCursor: string }> {
     const from = this.frames.length;
     this.send({ type: 'subscribe', id, ...fields });
     const answer = await this.until(`the answer to subscribe ${id}`, () =>

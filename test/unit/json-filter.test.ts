@@ -84,3 +84,15 @@ test('WebSocket client frames', () => {
   assert.equal(parseSequence(0, 'x'), 0);
   for (const bad of [-1, 1.5, '1e3', '', 'x', {}, 2 ** 60]) assert.equal(fieldOf(() => parseSequence(bad, 'after_sequence')), 'after_sequence');
 });
+
+test('categories: names in any case, a list in JSON, a repeatable `category` query parameter; errors name the item', () => {
+  assert.deepEqual(filterFromJson({ categories: ['security', 'Calls'] }, limits).categories, ['security', 'calls']);
+  assert.deepEqual(filterFromJson({ categories: [] }, limits).categories, []);
+  assert.equal(fieldOf(() => filterFromJson({ categories: ['security', 'secrets'] }, limits)), 'filter.categories[1]');
+  assert.equal(fieldOf(() => filterFromJson({ categories: [1] }, limits)), 'filter.categories[0]');
+  assert.equal(fieldOf(() => filterFromJson({ categories: 'security' }, limits)), 'filter.categories');
+  assert.equal(fieldOf(() => filterFromJson({ categories: ['calls', 'bids', 'data', 'system'] }, limits)), 'filter.categories');
+  const query = filterFromQuery(new URLSearchParams('category=security&category=DATA&type=LOGIN_FAILED'), limits);
+  assert.deepEqual([query.categories, query.eventTypes], [['security', 'data'], ['LOGIN_FAILED']]);
+  assert.equal(fieldOf(() => filterFromQuery(new URLSearchParams('category=security&category=nope'), limits)), 'category[1]');
+});

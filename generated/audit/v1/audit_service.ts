@@ -234,6 +234,14 @@ export interface Filter {
    * expression is INVALID_ARGUMENT (field "filter.expression"). An evaluation error counts as no match.
    */
   expression: string;
+  /**
+   * Event categories of the catalog to receive: "calls", "bids", "financial", "compliance",
+   * "security", "data" or "system" (any case; ListSubscriptions shows them lowercase). A category
+   * stands for its event types; with event_types also given, an event must be of a listed type AND in
+   * a listed category (none that is both: nothing matches). Empty means every category. An unknown
+   * name is INVALID_ARGUMENT (field "filter.categories[i]").
+   */
+  categories: string[];
 }
 
 /** An inclusive time range; either end may be absent (open). */
@@ -1299,6 +1307,7 @@ function createBaseFilter(): Filter {
     userIds: [],
     timeRange: undefined,
     expression: "",
+    categories: [],
   };
 }
 
@@ -1335,6 +1344,9 @@ export const Filter: MessageFns<Filter> = {
     }
     if (message.expression !== "") {
       writer.uint32(66).string(message.expression);
+    }
+    for (const v of message.categories) {
+      writer.uint32(74).string(v!);
     }
     return writer;
   },
@@ -1436,6 +1448,14 @@ export const Filter: MessageFns<Filter> = {
             message.expression = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.categories.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1484,6 +1504,9 @@ export const Filter: MessageFns<Filter> = {
         ? TimeRange.fromJSON(object.time_range)
         : undefined,
       expression: isSet(object.expression) ? globalThis.String(object.expression) : "",
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1513,6 +1536,9 @@ export const Filter: MessageFns<Filter> = {
     if (message.expression !== "") {
       obj.expression = message.expression;
     }
+    if (message.categories?.length) {
+      obj.categories = message.categories;
+    }
     return obj;
   },
 
@@ -1531,6 +1557,7 @@ export const Filter: MessageFns<Filter> = {
       ? TimeRange.fromPartial(object.timeRange)
       : undefined;
     message.expression = object.expression ?? "";
+    message.categories = object.categories?.map((e) => e) || [];
     return message;
   },
 };
