@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { BackupHead, BackupResponse } from '../../generated/audit/v1/audit_service.js';
 import { loadConfig } from '../config/load.js';
 import { connect, EXIT, UsageError } from './client.js';
+import type { ConnectionFlags } from './options.js';
+import { endProgress, note, out, outJson, progress } from './output.js';
 
 /** What `DEST.head.json` holds: the head the copy covers. */
 export interface HeadFile {
@@ -27,17 +29,16 @@ export const headFileOf = (file: string): string => `${file}.head.json`;
  * the head it covers to DEST.head.json. DEST appears only once complete (written beside it, synced,
  * renamed); an interrupted backup leaves no DEST. Progress goes to stderr when it is a terminal.
  */
-export async function backupCommand(dest: string, flags: { server: string; json: boolean }): Promise<number> {
+export async function backupCommand(dest: string, flags: ConnectionFlags): Promise<number> {
   const folder = path.dirname(path.resolve(dest));
   if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`backup: the folder ${folder} does not exist`);
   const partial = path.join(folder, `.${path.basename(dest)}.partial-${process.pid}`);
   const fd = fs.openSync(partial, 'wx');
   let open = true;
-  const client = connect(flags.server);
+  const client = connect(flags);
   const stream = client.backup({});
   const interrupt = (): void => stream.cancel();
   process.once('SIGINT', interrupt);
-  const progress = process.stderr.isTTY ? (text: string) => process.stderr.write(`\r${text}\u001b[K`) : undefined;
   let head: BackupHead | undefined;
   try {
     const sha = createHash('sha256');
@@ -46,17 +47,17 @@ export async function backupCommand(dest: string, flags: { server: string; json:
       const kind = message.kind;
       if (kind?.$case === 'progress') {
         const { pagesCopied, pagesTotal } = kind.progress;
-        progress?.(`copying on the server: ${pagesTotal ? Math.floor((100 * pagesCopied) / pagesTotal) : 0}% (${pagesCopied} of ${pagesTotal} pages)`);
+        progress(`copying on the server: ${pagesTotal ? Math.floor((100 * pagesCopied) / pagesTotal) : 0}% (${pagesCopied} of ${pagesTotal} pages)`);
       } else if (kind?.$case === 'data') {
         fs.writeSync(fd, kind.data);
         sha.update(kind.data);
         received += kind.data.length;
-        progress?.(`receiving: ${(received / 1048576).toFixed(1)} MiB`);
+        progress(`receiving: ${(received / 1048576).toFixed(1)} MiB`);
       } else if (kind?.$case === 'head') {
         head = kind.head;
       }
     }
-    if (progress) process.stderr.write('\n');
+    endProgress();
     if (!head) throw new Error('backup: the server ended the stream without the head; nothing was written');
     if (head.bytes !== received) throw new Error(`backup: received ${received} bytes, the server sent ${head.bytes}; nothing was written`);
     fs.fsyncSync(fd);
@@ -66,10 +67,11 @@ export async function backupCommand(dest: string, flags: { server: string; json:
     const record: HeadFile = { sequence: head.sequence, hash: Buffer.from(head.hash).toString('hex'), bytes: head.bytes, sha256: sha.digest('hex'), time: new Date().toISOString() };
     writeDurably(headFileOf(dest), `${JSON.stringify(record, null, 2)}\n`);
     syncFolder(folder);
-    if (flags.json) console.log(JSON.stringify({ file: dest, headFile: headFileOf(dest), ...record }));
-    else console.log(`backed up the log to ${dest} (${record.bytes} bytes): head sequence ${record.sequence}, hash ${record.hash}`);
+    if (flags.json) outJson({ file: dest, headFile: headFileOf(dest), ...record });
+    else out(`backed up the log to ${dest} (${record.bytes} bytes): head sequence ${record.sequence}, hash ${record.hash}`);
     return EXIT.OK;
   } finally {
+    endProgress();
     process.off('SIGINT', interrupt);
     if (open) fs.closeSync(fd);
     fs.rmSync(partial, { force: true });
@@ -106,17 +108,17 @@ export async function restoreCommand(src: string, flags: RestoreFlags): Promise<
   const temp = path.join(path.dirname(path.resolve(target)), `.${path.basename(target)}.restore-${process.pid}.tmp`);
   try {
     const restored = await restore(src, target, temp);
-    if (flags.json) console.log(JSON.stringify({ restored: true, source: src, target, ...restored }));
-    else console.log(`restored ${target} from ${src}: ${restored.checked} events verified, head sequence ${restored.sequence} (hash ${restored.hash})`);
+    if (flags.json) outJson({ restored: true, source: src, target, ...restored });
+    else out(`restored ${target} from ${src}: ${restored.checked} events verified, head sequence ${restored.sequence} (hash ${restored.hash})`);
     if (fs.existsSync(checkpoints)) {
-      console.error(`note: ${checkpoints} holds signed checkpoints of the replaced log; with storage.checkpoints on, the server refuses to start on a log that ends before the newest of them (it will not hand out those sequences again)`);
+      note(`note: ${checkpoints} holds signed checkpoints of the replaced log; with storage.checkpoints on, the server refuses to start on a log that ends before the newest of them (it will not hand out those sequences again)`);
     }
     return EXIT.OK;
   } catch (err) {
     if (!(err instanceof Refused)) throw err;
     const reason = err.message.replace(/\s*\n\s*/g, ' ');
-    if (flags.json) console.log(JSON.stringify({ restored: false, reason }));
-    console.error(`restore refused: ${reason}`);
+    if (flags.json) outJson({ restored: false, reason });
+    note(`restore refused: ${reason}`);
     return EXIT.FAILED;
   } finally {
     for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(`${temp}${suffix}`, { force: true });

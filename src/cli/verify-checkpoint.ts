@@ -5,12 +5,19 @@ import type { AuditEvent } from '../../generated/audit/v1/event.js';
 import { type Checkpoint, checkpointFromJson, checkpointSignedBy } from '../domain/checkpoint.js';
 import { disagreement } from '../store/checkpointer.js';
 import { connect, EXIT, UsageError } from './client.js';
+import type { ConnectionFlags } from './options.js';
+import { out, outJson } from './output.js';
 
-export interface CheckpointFlags {
+export interface CheckpointFlags extends ConnectionFlags {
   readonly checkpoint: string;
   readonly publicKey?: string;
-  readonly server: string;
   readonly offline?: string;
+}
+
+function verdict(flags: CheckpointFlags, ok: boolean, text: string, extra: Record<string, unknown> = {}): number {
+  if (flags.json) outJson({ ok, ...extra, message: text });
+  else out(text);
+  return ok ? EXIT.OK : EXIT.FAILED;
 }
 
 /**
@@ -29,16 +36,12 @@ export async function verifyCheckpointCommand(flags: CheckpointFlags): Promise<n
     throw new UsageError(`--checkpoint ${flags.checkpoint}: ${(err as Error).message}`);
   }
   if (!checkpointSignedBy(createPublicKey(fs.readFileSync(flags.publicKey)), cp)) {
-    console.log(`checkpoint NOT signed by ${flags.publicKey}: it proves nothing`);
-    return EXIT.FAILED;
+    return verdict(flags, false, `checkpoint NOT signed by ${flags.publicKey}: it proves nothing`, { signed: false });
   }
-  const problem = flags.offline ? await againstFile(flags.offline, cp) : await againstServer(flags.server, cp);
-  if (problem) {
-    console.log(`log DOES NOT MATCH the checkpoint: ${problem}`);
-    return EXIT.FAILED;
-  }
-  console.log(`checkpoint verified: signed by ${cp.keyId} at ${cp.time.toISOString()}, and the log holds sequence ${cp.sequence} with that hash`);
-  return EXIT.OK;
+  const problem = flags.offline ? await againstFile(flags.offline, cp) : await againstServer(flags, cp);
+  const where = { signed: true, sequence: cp.sequence, keyId: cp.keyId, time: cp.time.toISOString() };
+  if (problem) return verdict(flags, false, `log DOES NOT MATCH the checkpoint: ${problem}`, where);
+  return verdict(flags, true, `checkpoint verified: signed by ${cp.keyId} at ${cp.time.toISOString()}, and the log holds sequence ${cp.sequence} with that hash`, where);
 }
 
 async function againstFile(file: string, cp: Checkpoint): Promise<string | undefined> {
@@ -52,8 +55,8 @@ async function againstFile(file: string, cp: Checkpoint): Promise<string | undef
 }
 
 /** The event at the checkpoint's sequence, through Query (first page after sequence - 1). */
-async function againstServer(server: string, cp: Checkpoint): Promise<string | undefined> {
-  const client = connect(server);
+async function againstServer(flags: ConnectionFlags, cp: Checkpoint): Promise<string | undefined> {
+  const client = connect(flags);
   try {
     const events = await new Promise<AuditEvent[]>((resolve, reject) => {
       const out: AuditEvent[] = [];

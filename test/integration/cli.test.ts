@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { startServer } from '../support/server.js';
+import { makeEvent, startServer } from '../support/server.js';
 
 /** Runs the real CLI as a process: stdout, stderr and the exit code. */
 function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AUDITSTREAM_TOKEN: '' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -81,6 +82,109 @@ test('erase by user id removes the personal values, records the erasure, and the
     const verified = await cli(['verify', '--server', server.address]);
     assert.equal(verified.code, 0);
     assert.match(verified.stdout, /chain intact: 2 events verified/);
+  } finally {
+    await server.close();
+  }
+});
+
+test('--version prints the package version', async () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  const r = await cli(['--version']);
+  assert.deepEqual([r.code, r.stdout], [0, `${version}\n`]);
+});
+
+test('publish with nothing to publish exits 2; event flags without --type are refused', async () => {
+  const empty = await cli(['publish', '--server', '127.0.0.1:1'], '');
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /nothing to publish/);
+  assert.doesNotMatch(empty.stderr, /published 0/);
+  const blank = await cli(['publish', '--server', '127.0.0.1:1'], '\n  \n');
+  assert.equal(blank.code, 2);
+  const stray = await cli(['publish', '--server', '127.0.0.1:1', '--user', 'alice', '--action', 'login']);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /needs --type \(given: --user, --action\)/);
+});
+
+test('an unknown field in a published JSON line refuses that line, naming the field; nothing of it is stored', async () => {
+  const server = await startServer({ storage: { type: 'memory' } });
+  try {
+    const lines = [
+      { type: 'CALL_CREATED', user_id: 'alice', action: 'create' },
+      { type: 'CALL_CREATED', userId: 'bob', action: 'create' },
+      { type: 'CALL_CREATED', user: 'carol', action: 'create' },
+      { type: 'CALL_CREATED', action: 'create', entity: 'x', metadta: {} },
+    ].map((l) => JSON.stringify(l)).join('\n');
+    const r = await cli(['publish', '--server', server.address, '--json'], `${lines}\n`);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^line 3: unknown field "user" \(did you mean user_id\?\)$/m);
+    assert.match(r.stderr, /^line 4: unknown field "entity" \(did you mean entity_type or entity_id\?\); unknown field "metadta" \(did you mean metadata\?\)$/m);
+    assert.match(r.stderr, /published 2, duplicates 0, rejected 2/);
+    const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(results.map((x) => [x.line, x.sequence ?? x.error.slice(0, 21)]), [[1, 1], [2, 2], [3, 'unknown field "user" '], [4, 'unknown field "entity']]);
+    assert.equal((await server.api.getStats()).lastSequence, 2, 'nothing of lines 3 and 4 was stored');
+  } finally {
+    await server.close();
+  }
+});
+
+test('tail --json | head -2: the reader going away ends tail quietly with exit 0', async () => {
+  const server = await startServer({ storage: { type: 'memory' } });
+  try {
+    await server.api.publishBatch({ events: [makeEvent(), makeEvent(), makeEvent()] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'tail', '--server', server.address, '--from', '1h', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    let received = '';
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (c: Buffer) => {
+        received += c.toString();
+        if (received.split('\n').length > 2) resolve();
+      });
+    });
+    child.stdout.destroy(); // what `head -2` does after two lines
+    // Events keep coming until a write finds the pipe closed.
+    const publishing = setInterval(() => void server.api.publish({ event: makeEvent() }).catch(() => undefined), 20);
+    try {
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      clearInterval(publishing);
+    }
+    assert.equal(stderr, '', 'no EPIPE stack trace');
+  } finally {
+    await server.close();
+  }
+});
+
+/** What a terminal shows for `transcript`: carriage returns and erase-to-end-of-line applied, line by line. */
+function rendered(transcript: string): string[] {
+  return transcript.split('\n').map((raw) => {
+    const cells: string[] = [];
+    let col = 0;
+    for (let i = 0; i < raw.length; i++) {
+      if (raw[i] === '\r') col = 0;
+      else if (raw.startsWith('\u001b[K', i)) {
+        cells.length = col;
+        i += 2;
+      } else cells[col++] = raw[i];
+    }
+    return cells.join('');
+  }).filter((line) => line !== '');
+}
+
+test('on a terminal, the replay progress line never runs into event lines, and is gone at the end', { skip: !existsSync('/usr/bin/script') && 'needs script(1) for a terminal' }, async () => {
+  const server = await startServer({ storage: { type: 'memory' } });
+  try {
+    for (let i = 0; i < 6; i++) await server.api.publishBatch({ events: Array.from({ length: 500 }, () => makeEvent()) });
+    const command = ['node', '--import', 'tsx', 'src/cli/main.ts', 'tail', '--server', server.address, '--from', '1h', '--to', new Date(Date.now() + 3_000).toISOString(), '--json'].join(' ');
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let transcript = '';
+    child.stdout.on('data', (c: Buffer) => (transcript += c.toString()));
+    assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
+    assert.match(transcript, /replayed \d+ events, up to #\d+ of #3000/, 'progress was shown');
+    const lines = rendered(transcript);
+    assert.equal(lines.length, 3000, lines.find((l) => !l.startsWith('{')));
+    assert.deepEqual(lines.map((l) => JSON.parse(l).sequence), Array.from({ length: 3000 }, (_, i) => i + 1));
   } finally {
     await server.close();
   }
