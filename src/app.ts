@@ -169,13 +169,15 @@ async function openEventLog(config: Config, clock: Clock, logger: Logger): Promi
   const { storage } = config;
   if (storage.type === 'memory') return new MemoryEventLog(storage.memory_capacity, clock);
   if (storage.type === 'kafka') return ClusterLog.open({ kafka: config.kafka, cluster: config.cluster, clock, logger });
-  return new SqliteEventLog({
+  const log = new SqliteEventLog({
     path: storage.path,
     clock,
     synchronous: storage.synchronous,
     integrityCheck: storage.integrity_check,
     retention: { maxAgeMs: storage.retention.max_age, maxEvents: storage.retention.max_events },
   });
+  await log.ready();
+  return log;
 }
 
 /** Removes expired events now and then; unref'd so it never keeps the process alive. */

@@ -15,6 +15,9 @@ export interface IngestLimits {
   readonly appendBatchSize: number;
 }
 
+/** Group commits handed to the log at once: one committing while the next is prepared. */
+const APPENDS_IN_FLIGHT = 2;
+
 interface Pending {
   readonly event: NewAuditEvent;
   resolve(result: AppendResult): void;
@@ -65,9 +68,9 @@ class Lane {
 }
 
 /**
- * Two bounded lanes in front of the log. One append runs at a time; every publish that arrives
- * meanwhile joins the next group commit, critical events first, so a critical event is stored (and
- * routed) ahead of regular events that were queued before it.
+ * Two bounded lanes in front of the log. At most two appends are in flight; every publish that
+ * arrives meanwhile joins the next group commit, critical events first, so a critical event is stored
+ * (and routed) ahead of regular events that were queued before it.
  */
 export class IngestQueue {
   readonly critical: Lane;
@@ -120,28 +123,39 @@ export class IngestQueue {
     setImmediate(() => void this.drain());
   }
 
+  /**
+   * Group commits, pipelined: the next batch is taken and handed to the log while the previous one
+   * commits (a log with a writer thread works on it meanwhile), and results are handled strictly in
+   * order, so acknowledgements and routing keep the log's order.
+   */
   private async drain(): Promise<void> {
-    while (this.critical.items.length > 0 || this.regular.items.length > 0) {
-      const batch = this.critical.take(this.limits.appendBatchSize);
-      batch.push(...this.regular.take(this.limits.appendBatchSize - batch.length));
+    const inFlight: Array<{ batch: Pending[]; appended: Promise<AppendResult[]>; endSpans: () => void }> = [];
+    for (;;) {
+      while (inFlight.length < APPENDS_IN_FLIGHT && (this.critical.items.length > 0 || this.regular.items.length > 0)) {
+        const batch = this.critical.take(this.limits.appendBatchSize);
+        batch.push(...this.regular.take(this.limits.appendBatchSize - batch.length));
+        const events = batch.map((p) => p.event);
+        const endSpans = spansUnder('auditstream.append', events, (e) => ({ 'audit.event_id': e.id, 'audit.batch_size': events.length }));
+        inFlight.push({ batch, appended: this.log.append(events), endSpans });
+      }
+      const oldest = inFlight.shift();
+      if (!oldest) break;
       let results: AppendResult[];
-      const events = batch.map((p) => p.event);
-      const endAppendSpans = spansUnder('auditstream.append', events, (e) => ({ 'audit.event_id': e.id, 'audit.batch_size': events.length }));
       try {
-        results = await this.log.append(events);
+        results = await oldest.appended;
       } catch (err) {
         const failure = new AppError('UNAVAILABLE', 'the event log could not store the event; retry later');
         failure.cause = err;
-        batch.forEach((p) => p.reject(failure));
+        oldest.batch.forEach((p) => p.reject(failure));
         this.onFailed(err);
         continue;
       } finally {
-        endAppendSpans();
+        oldest.endSpans();
       }
       const endDispatchSpans = spansUnder('auditstream.dispatch', results.map((r) => r.event), (e) => ({ 'audit.sequence': e.sequence }));
       this.onStored(results);
       endDispatchSpans();
-      batch.forEach((p, i) => p.resolve(results[i]));
+      oldest.batch.forEach((p, i) => p.resolve(results[i]!));
     }
     this.running = false;
     const idle = this.idle;

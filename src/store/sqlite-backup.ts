@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 
 /** Pages copied per step of the online backup (4 KiB pages: ~4 MiB), between which appends run. */
-const PAGES_PER_STEP = 1000;
+export const PAGES_PER_STEP = 1000;
 
 /** The head of a copy: its newest sequence and that event's hash (meta 'last'). */
 export interface CopyHead {
@@ -33,13 +33,18 @@ export async function backupDatabase(
   destination: string,
   progress: (copied: number, total: number) => void,
 ): Promise<CopyHead> {
+  return finishCopy(destination, db.backup(destination, {
+    progress: ({ totalPages, remainingPages }) => {
+      progress(totalPages - remainingPages, totalPages);
+      return PAGES_PER_STEP;
+    },
+  }).then(() => undefined));
+}
+
+/** Waits for the copy, then makes it one self-contained file and reads its head; a failure leaves no file. */
+export async function finishCopy(destination: string, copied: Promise<void>): Promise<CopyHead> {
   try {
-    await db.backup(destination, {
-      progress: ({ totalPages, remainingPages }) => {
-        progress(totalPages - remainingPages, totalPages);
-        return PAGES_PER_STEP;
-      },
-    });
+    await copied;
     const copy = new Database(destination, { fileMustExist: true });
     try {
       copy.pragma('journal_mode = DELETE');

@@ -2,16 +2,16 @@ import type Database from 'better-sqlite3';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
-import { sealEvent, verifiesItself } from './hash-chain.js';
+import { verifiesItself } from './hash-chain.js';
 import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/erasure.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
-import { backupDatabase } from './sqlite-backup.js';
+import { appendTransaction } from './sqlite-append.js';
+import { backupDatabase, finishCopy } from './sqlite-backup.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import { eraseRows } from './sqlite-erasure.js';
 import { runHistoryQuery, type SqlParam, TimeRanges } from './sqlite-query.js';
 import {
   type EventRow,
-  eventToRow,
-  normalizeEvent,
   ROW_HASH,
   ROW_PREVIOUS_HASH,
   ROW_SEQUENCE,
@@ -20,7 +20,7 @@ import {
 } from './sqlite-schema.js';
 import { migrate } from './sqlite-migration.js';
 import { describeFailure, openDatabase } from './sqlite-open.js';
-import { type ChainPoint, prepareStatements, type Statements } from './sqlite-statements.js';
+import { type ChainPoint, headOf, prepareStatements, type Statements } from './sqlite-statements.js';
 
 
 export interface RetentionOptions {
@@ -47,6 +47,8 @@ export interface SqliteEventLogOptions {
   readonly integrityCheck?: boolean;
   /** Open an existing log to read and verify only (`auditstream verify --offline`): nothing is written. */
   readonly readOnly?: boolean;
+  /** Commit appends on a thread of their own (default for a file; ':memory:' always commits in place). */
+  readonly writerThread?: boolean;
 }
 
 /**
@@ -93,9 +95,9 @@ export class SqliteEventLog implements EventLog {
   private last: ChainPoint;
 
   private readonly s: Statements;
-  private readonly appendTx: Database.Transaction<
-    (batch: readonly NewAuditEvent[], receivedAt: Date) => { results: AppendResult[]; last: ChainPoint }
-  >;
+  private readonly appendTx: ReturnType<typeof appendTransaction>;
+  /** The log writer's thread (file logs): appends commit there. */
+  private readonly writer?: SqliteWriter;
   private readonly retentionTx: Database.Transaction<(nowMs: number) => number>;
 
   constructor(options: SqliteEventLogOptions) {
@@ -129,36 +131,13 @@ export class SqliteEventLog implements EventLog {
     this.time = new TimeRanges(this.s, () => this.firstSequence(), () => this.last.sequence);
 
     // Never reuse a sequence: trust meta, unless rows beyond it exist (written by something else).
-    const meta = this.s.getMeta.get('last')!;
-    const newest = this.s.newest.get();
-    this.last = newest && newest.sequence > meta.sequence ? newest : meta;
-
-    this.appendTx = this.db.transaction((batch: readonly NewAuditEvent[], receivedAt: Date) => {
-      let sequence = this.last.sequence;
-      let hash = this.last.hash;
-      const inBatch = new Map<string, StoredAuditEvent>();
-      const results: AppendResult[] = [];
-      for (const event of batch) {
-        const earlier = inBatch.get(event.id);
-        if (earlier) {
-          results.push({ event: earlier, duplicate: true });
-          continue;
-        }
-        const original = this.s.byId.get(event.id);
-        if (original) {
-          results.push({ event: rowToEvent(original), duplicate: true });
-          continue;
-        }
-        sequence += 1;
-        const stored = sealEvent(normalizeEvent(event), sequence, receivedAt, hash);
-        this.s.insert.run(...eventToRow(stored));
-        hash = stored.hash as Buffer;
-        inBatch.set(stored.id, stored);
-        results.push({ event: stored, duplicate: false });
-      }
-      if (sequence !== this.last.sequence) this.s.setMeta.run(sequence, hash, 'last');
-      return { results, last: { sequence, hash } };
-    });
+    this.last = headOf(this.s);
+    this.appendTx = appendTransaction(this.db, this.s);
+    // A file log commits on its own thread, so the event loop never waits on fsync; an in-memory one
+    // (tests) cannot be shared with a thread and commits here.
+    if (!inMemory && !options.readOnly && options.writerThread !== false) {
+      this.writer = new SqliteWriter({ path: options.path, pragmas: [`synchronous = ${synchronous.toUpperCase()}`, 'busy_timeout = 5000', ...TUNING] });
+    }
 
     this.retentionTx = this.db.transaction((nowMs: number): number => {
       const { maxAgeMs, maxEvents } = this.retention;
@@ -184,7 +163,8 @@ export class SqliteEventLog implements EventLog {
     if (events.length === 0) return [];
     let committed;
     try {
-      committed = this.appendTx.immediate(events, this.clock.now());
+      const receivedAt = this.clock.now();
+      committed = this.writer ? await this.writer.append(events, receivedAt) : this.appendTx.immediate(events, receivedAt, this.last);
     } catch (err) {
       this.problem = this.failureOf(err);
       // Until a write succeeds, the readiness probe writes as much as this batch needed: a small probe
@@ -279,7 +259,8 @@ export class SqliteEventLog implements EventLog {
 
   /** An online copy of the database on this connection (see sqlite-backup.ts), with the head it holds. */
   backup(destination: string, progress: (copied: number, total: number) => void): Promise<{ sequence: number; hash: Uint8Array }> {
-    return backupDatabase(this.db, destination, progress);
+    // On the connection that writes (see sqlite-backup.ts): the writer thread's, when there is one.
+    return this.writer ? finishCopy(destination, this.writer.backup(destination, progress)) : backupDatabase(this.db, destination, progress);
   }
 
   /** One page of a history search over the stored events. */
@@ -309,7 +290,10 @@ export class SqliteEventLog implements EventLog {
    * alone succeeds on a full disk.
    */
   checkWritable(): boolean {
-    if (!this.db.open) return false;
+    if (!this.db.open) {
+      this.problem = `the event log is closed (${this.path})`;
+      return false;
+    }
     try {
       this.s.probe.run(Date.now(), this.probeBytes);
       this.problem = undefined;
@@ -325,7 +309,13 @@ export class SqliteEventLog implements EventLog {
     return this.problem;
   }
 
+  /** Resolves once the writer thread is up, so the first publish does not wait for it. */
+  async ready(): Promise<void> {
+    await this.writer?.ready;
+  }
+
   async close(): Promise<void> {
+    await this.writer?.close();
     if (this.db.open) this.db.close();
   }
 

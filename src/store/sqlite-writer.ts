@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { NewAuditEvent } from '../domain/event.js';
+import type { KeyedBytes, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import { keyed } from './hash-chain.js';
 import type { Committed } from './sqlite-append.js';
 import type { WriterReply, WriterRequest, WriterSettings } from './sqlite-writer-thread.js';
 
@@ -21,14 +22,22 @@ export class WriteError extends Error {
  */
 export class SqliteWriter {
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: (c: Committed) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, {
+    resolve: (c: Committed) => void;
+    reject: (e: Error) => void;
+    progress?: (copied: number, total: number) => void;
+  }>();
   private nextId = 0;
   private failure?: Error;
+  /** Resolves once the thread has opened the database (or failed to). */
+  readonly ready: Promise<void>;
 
   constructor(settings: WriterSettings) {
-    // A .js URL: compiled, it is the file next to this one; under tsx the loader maps it to the .ts source.
-    this.worker = new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: settings });
-    this.worker.on('message', (reply: WriterReply) => this.settle(reply));
+    this.worker = startThread(settings);
+    this.ready = new Promise<void>((resolve) => {
+      this.worker.on('message', (reply: WriterReply | 'ready') => (reply === 'ready' ? resolve() : this.settle(reply)));
+      this.worker.once('exit', () => resolve());
+    });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => this.fail(new Error(`the log writer thread exited (${code})`)));
   }
@@ -40,6 +49,16 @@ export class SqliteWriter {
     return new Promise<Committed>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ id, events, receivedAt } satisfies WriterRequest);
+    });
+  }
+
+  /** An online copy on the writer's connection; `progress` is called as pages are copied. */
+  backup(destination: string, progress: (copied: number, total: number) => void): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = ++this.nextId;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(id, { resolve: () => resolve(), reject, progress });
+      this.worker.postMessage({ id, backupTo: destination } satisfies WriterRequest);
     });
   }
 
@@ -55,9 +74,26 @@ export class SqliteWriter {
   private settle(reply: WriterReply): void {
     const waiter = this.waiting.get(reply.id);
     if (!waiter) return;
+    if ('progress' in reply) {
+      try {
+        waiter.progress?.(...reply.progress);
+      } catch (err) {
+        // The caller abandons the copy: it is finished by the thread, then removed by the caller.
+        waiter.reject(err instanceof Error ? err : new Error(String(err)));
+        waiter.progress = undefined;
+      }
+      return;
+    }
     this.waiting.delete(reply.id);
     if ('error' in reply) waiter.reject(new WriteError(reply.error.code, reply.error.message));
-    else waiter.resolve({ ...reply.committed, last: { sequence: reply.committed.last.sequence, hash: Buffer.from(reply.committed.last.hash) } });
+    else if ('done' in reply) waiter.resolve(undefined as never);
+    else {
+      const { results, last } = reply.committed;
+      waiter.resolve({
+        results: results.map(({ event, duplicate }) => ({ event: withBuffers(event), duplicate })),
+        last: { sequence: last.sequence, hash: asBuffer(last.hash) },
+      });
+    }
   }
 
   private fail(err: Error): void {
@@ -65,4 +101,29 @@ export class SqliteWriter {
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
   }
+}
+
+/**
+ * The thread runs the module beside this one: .js once compiled. Run from source (tests, `tsx`), a
+ * worker does not inherit the TypeScript loader, so it registers tsx first, then imports the .ts module.
+ */
+function startThread(settings: WriterSettings): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: settings });
+  const thread = new URL('./sqlite-writer-thread.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(thread)}); })`;
+  return new Worker(code, { eval: true, workerData: settings });
+}
+
+/** Bytes cross a thread as plain Uint8Arrays: back to Buffers (no copy), as events read from the log have. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function withBuffers(e: StoredAuditEvent): StoredAuditEvent {
+  const buffers = (bytes: KeyedBytes): KeyedBytes => keyed(Object.entries(bytes).map(([k, v]) => [k, asBuffer(v)] as const));
+  return {
+    ...e, previousHash: asBuffer(e.previousHash), hash: asBuffer(e.hash),
+    metadataSalts: buffers(e.metadataSalts), metadataCommitments: buffers(e.metadataCommitments),
+  };
 }

@@ -62,7 +62,7 @@ test('health turns NOT_SERVING and /readyz 503 when the log cannot be written', 
     assert.equal(ready.status, 503);
     const { reason, ...rest } = await ready.json() as { reason: string };
     assert.deepEqual(rest, { status: 'not_ready', ready: false, log: 'unwritable', shuttingDown: false, downstreams: [] });
-    assert.match(reason, /database connection is not open \(.*audit\.db\)$/);
+    assert.match(reason, /the event log is closed \(.*audit\.db\)$/);
   } finally {
     await server.close();
   }
