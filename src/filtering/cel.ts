@@ -1,6 +1,7 @@
 import { celEnv, celList, celMap, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { LRUCache } from 'lru-cache';
 import { severityName, typeInfo } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
 import type { StoredAuditEvent } from '../domain/event.js';
@@ -61,6 +62,20 @@ export function compileCel(expression: string, maxLength: number): CelPredicate 
   if (expression.length > maxLength) {
     throw AppError.invalid(FIELD, `is ${expression.length} characters, the limit is ${maxLength}`);
   }
+  // Dashboards open many subscriptions with the same expression: parse, check and plan it once. The
+  // predicate holds no state of its own (each subscription's CPU budget wraps it), so it can be shared.
+  let predicate = compiled.get(expression);
+  if (!predicate) {
+    predicate = compile(expression);
+    compiled.set(expression, predicate);
+  }
+  return predicate;
+}
+
+/** Compiled expressions by their text; a refused one throws every time, so it is never cached. */
+const compiled = new LRUCache<string, CelPredicate>({ max: 1_000 });
+
+function compile(expression: string): CelPredicate {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(expression);

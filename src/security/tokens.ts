@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { createLocalJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
 import { AppError } from '../domain/errors.js';
@@ -28,6 +29,8 @@ function claimList(value: unknown): string[] {
 
 /** Seconds of clock difference tolerated between the token's issuer and this server (exp, nbf, iat). */
 export const CLOCK_TOLERANCE_SECONDS = 5;
+/** How long a verified token without exp (allowed by security.jwt.allow_tokens_without_exp) stays known. */
+const NO_EXP_TTL_MS = 60_000;
 
 /** Why jose refused a token, in words that name the claim but reveal nothing secret. */
 function refusal(err: unknown): string {
@@ -54,6 +57,9 @@ export class TokenVerifier {
     private readonly algorithms: string[],
   ) {}
 
+  /** Tokens whose signature and claims verified, until they expire (bounded: 10,000 tokens). */
+  private readonly verified = new LRUCache<string, JWTPayload>({ max: 10_000, ttl: NO_EXP_TTL_MS, ttlAutopurge: false });
+
   static async create(settings: JwtSettings): Promise<TokenVerifier> {
     const { key, algorithms } = await loadKey(settings);
     return new TokenVerifier(settings, key, algorithms);
@@ -61,6 +67,8 @@ export class TokenVerifier {
 
   async verify(token: string | undefined, nowMs = Date.now()): Promise<Identity> {
     if (!token) throw new AppError('UNAUTHENTICATED', 'a bearer token is required');
+    const known = this.verified.get(token);
+    if (known) return this.identityOf(known, nowMs);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.key as JWTVerifyGetKey, {
@@ -74,7 +82,19 @@ export class TokenVerifier {
     } catch (err) {
       throw new AppError('UNAUTHENTICATED', refusal(err));
     }
-    this.checkTimes(payload, nowMs / 1000);
+    const identity = this.identityOf(payload, nowMs);
+    // Verified once, a token is known until it expires: a stream of calls pays for its signature once.
+    const ttl = payload.exp === undefined ? NO_EXP_TTL_MS : (payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000 - nowMs;
+    if (ttl > 0) this.verified.set(token, payload, { ttl });
+    return identity;
+  }
+
+  /** The claims of a token whose signature verified, checked against the clock (again, when it comes from the cache). */
+  private identityOf(payload: JWTPayload, nowMs: number): Identity {
+    const now = nowMs / 1000;
+    if (payload.exp !== undefined && now > payload.exp + CLOCK_TOLERANCE_SECONDS) throw new AppError('UNAUTHENTICATED', 'the token has expired');
+    if (payload.nbf !== undefined && payload.nbf > now + CLOCK_TOLERANCE_SECONDS) throw new AppError('UNAUTHENTICATED', "the token's nbf claim is not acceptable");
+    this.checkTimes(payload, now);
     const subject = payload[this.settings.subject_claim];
     if (typeof subject !== 'string' || subject === '') throw new AppError('UNAUTHENTICATED', `the token has no ${this.settings.subject_claim} claim`);
     return { subject, roles: claimList(payload[this.settings.roles_claim]), scopes: claimList(payload[this.settings.scopes_claim]) };

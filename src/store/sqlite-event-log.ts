@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
@@ -86,7 +87,8 @@ export class SqliteEventLog implements EventLog {
   private readonly retention: RetentionOptions;
   private readonly indexedWindowRows: number;
   private readonly time: TimeRanges;
-  private readonly queryCache = new Map<string, Database.Statement<SqlParam[], EventRow>>();
+  /** Prepared history-query statements by SQL text (the text depends only on the query's shape). */
+  private readonly queryCache = new LRUCache<string, Database.Statement<SqlParam[], EventRow>>({ max: QUERY_CACHE_SIZE });
   private readonly path: string;
   private probeBytes = PROBE_BYTES;
   /** Why writing failed last, until a write succeeds. */
@@ -326,13 +328,10 @@ export class SqliteEventLog implements EventLog {
 
   private prepareQuery(sql: string): Database.Statement<SqlParam[], EventRow> {
     let stmt = this.queryCache.get(sql);
-    if (stmt) {
-      this.queryCache.delete(sql); // re-inserted below: most recently used last
-    } else {
+    if (!stmt) {
       stmt = this.db.prepare<SqlParam[], EventRow>(sql).raw(true);
-      if (this.queryCache.size >= QUERY_CACHE_SIZE) this.queryCache.delete(this.queryCache.keys().next().value!);
+      this.queryCache.set(sql, stmt);
     }
-    this.queryCache.set(sql, stmt);
     return stmt;
   }
 }
