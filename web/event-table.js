@@ -9,11 +9,14 @@ function cell(row, text, className) {
   return td;
 }
 
-function formatTime(iso) {
+/** An RFC 3339 time as local date and time to the millisecond, "2026-12-01 20:15:03.123". */
+export function formatTime(iso) {
   if (!iso) return '';
   const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
   const pad = (n, w = 2) => String(n).padStart(w, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  const date = `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return `${date} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
 export class EventTable {
@@ -57,7 +60,8 @@ export class EventTable {
     row.dataset.sequence = String(event.sequence ?? 0);
     row.dataset.severity = severity;
     row.event = event;
-    cell(row, formatTime(event.timestamp)).title = event.timestamp ?? '';
+    // The full time as sent (UTC, RFC 3339, to the nanosecond) in the tooltip.
+    cell(row, formatTime(event.timestamp), 'time').title = event.timestamp ?? '';
     const badge = document.createElement('span');
     badge.className = `sev sev-${severity}`;
     badge.textContent = severity;

@@ -1,6 +1,6 @@
 // The live viewer: wires the filter form, the events table and the stream client together.
 import { EventTable } from './event-table.js';
-import { fillControls, loadCatalog, readFilter } from './filters.js';
+import { fillControls, loadCatalog, readFilter, syncCategories } from './filters.js';
 import { StreamClient } from './stream-client.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -39,6 +39,19 @@ function streamUrl() {
   return url.href;
 }
 
+const HISTORY_DEFAULT = 200;
+const HISTORY_MAX = 5000;
+
+/** A history size from the URL or the control: a whole number 0..HISTORY_MAX, else undefined. */
+function historyOf(text) {
+  if (text === null || !/^\s*\d+\s*$/.test(text)) return undefined;
+  return Math.min(Number(text), HISTORY_MAX);
+}
+
+// How many of the newest events to load on open: ?history=N in the page URL, else the control's default.
+const historySize = historyOf(new URLSearchParams(location.search).get('history')) ?? HISTORY_DEFAULT;
+$('#history').value = String(historySize);
+
 const client = new StreamClient(streamUrl(), {
   onEvents(events) {
     state.received += events.length;
@@ -61,7 +74,7 @@ const client = new StreamClient(streamUrl(), {
   onCursor(cursor) {
     $('#cursor').textContent = String(cursor);
   },
-});
+}, { history: historySize });
 
 $('#pause').addEventListener('click', () => {
   state.paused = !state.paused;
@@ -82,6 +95,19 @@ $('#clear').addEventListener('click', () => {
 
 $('#cap').addEventListener('change', (e) => table.setCap(Number(e.target.value)));
 
+// A new history size loads again, and goes into the page URL so that a reload keeps it.
+$('#history').addEventListener('change', (e) => {
+  const n = historyOf(e.target.value) ?? HISTORY_DEFAULT;
+  e.target.value = String(n);
+  const url = new URL(location.href);
+  url.searchParams.set('history', String(n));
+  window.history.replaceState(null, '', url);
+  showError(undefined);
+  state.held = [];
+  table.clear();
+  client.setHistory(n);
+});
+
 $('#filters').addEventListener('submit', (e) => {
   e.preventDefault();
   showError(undefined);
@@ -91,7 +117,10 @@ $('#filters').addEventListener('submit', (e) => {
 });
 $('#filters').addEventListener('reset', () => {
   // After the form has cleared its controls.
-  setTimeout(() => $('#filters').requestSubmit(), 0);
+  setTimeout(() => {
+    syncCategories($('#filters'));
+    $('#filters').requestSubmit();
+  }, 0);
 });
 
 table.setCap(Number($('#cap').value));
