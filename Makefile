@@ -6,7 +6,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build run test lint typecheck proto proto-check unit bench clean chromium
+.PHONY: install build run test lint typecheck proto proto-check unit bench clean chromium promtool
 
 install: node_modules/.installed
 
@@ -18,7 +18,7 @@ run: build
 	node dist/src/cli/main.js serve $(if $(CONFIG),--config $(CONFIG))
 
 ## Lint, type-check, proto freshness, then every test.
-test: install chromium lint typecheck proto-check
+test: install chromium promtool lint typecheck proto-check
 	npm test
 
 lint: install
@@ -28,6 +28,10 @@ lint: install
 ## Headless Chromium for the viewer's browser test (Debian's package; apt-get runs only when it is missing).
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+## promtool, for the test that runs `promtool check metrics` on /metrics (Debian's prometheus package; apt-get runs only when it is missing).
+promtool:
+	@command -v promtool >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit

@@ -62,6 +62,8 @@ export class Subscription {
   private wake?: () => void;
   private ending?: { reason: EndReason; drainQueue: boolean };
   readonly counters = { matched: 0, delivered: 0, dropped: 0, overflows: 0 };
+  /** Whether the last batch taken came from the live queue rather than from the log (for delivery metrics). */
+  private tookFromQueue = false;
   /** Why the server ended it, when reason is 'failed'. */
   failure?: AppError;
   /** Until the tokens handed out cover the resume token by themselves (they only grow). */
@@ -117,7 +119,8 @@ export class Subscription {
   }
 
   private next(max: number): Delivery | undefined {
-    if (this.queue.length > 0) return { events: this.queue.splice(0, max) };
+    this.tookFromQueue = this.queue.length > 0;
+    if (this.tookFromQueue) return { events: this.queue.splice(0, max) };
     if (this.ending || this.mode === 'live') return undefined;
     return this.readFromLog(max);
   }
@@ -127,7 +130,7 @@ export class Subscription {
     if (events.length === 0) return;
     this.counters.delivered += events.length;
     this.lastDelivered = events[events.length - 1].sequence;
-    this.opts.observer?.delivered(this.transport, events);
+    this.opts.observer?.delivered(this.transport, events, this.tookFromQueue);
     spansUnder('auditstream.deliver', events, (e) => ({ 'audit.sequence': e.sequence, 'audit.subscription_id': this.id, 'audit.transport': this.transport }))();
   }
 

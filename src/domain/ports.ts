@@ -84,7 +84,8 @@ export interface Clock {
 
 /** Told of every batch written to a subscriber, for delivery metrics. */
 export interface DeliveryObserver {
-  delivered(transport: string, events: readonly StoredAuditEvent[]): void;
+  /** `live`: the batch was routed to the subscription as it was stored, not read back from the log (replay, catch-up). */
+  delivered(transport: string, events: readonly StoredAuditEvent[], live: boolean): void;
 }
 
 /**

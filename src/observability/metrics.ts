@@ -1,7 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
+import { CATEGORIES, SEVERITIES } from '../domain/catalog.js';
+import type { ErrorCode } from '../domain/errors.js';
 import type { StoredAuditEvent } from '../domain/event.js';
-import type { DeliveryObserver, EventLog } from '../domain/ports.js';
+import type { AppendResult, DeliveryObserver, EventLog } from '../domain/ports.js';
 
 /** A downstream's state as health and metrics report it (the Kafka forwarder, for one). */
 export interface DownstreamStatus {
@@ -24,80 +27,155 @@ export interface MetricSources {
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2, isolated: 3 } as const;
 
+/** The subscription transports (the `transport` given to Dispatcher.subscribe by each bridge). */
+export const TRANSPORTS = ['grpc', 'websocket', 'sse'] as const;
+
+/** Every ErrorCode (domain/errors.ts): the reasons a publish can fail with. */
+const FAILURE_REASONS = [
+  'INVALID_ARGUMENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'UNAVAILABLE',
+  'DATA_LOSS', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'INTERNAL',
+] as const satisfies readonly ErrorCode[];
+// Fails to compile when an ErrorCode is added to domain/errors.ts but not to the list above.
+const everyReasonListed: Exclude<ErrorCode, (typeof FAILURE_REASONS)[number]> extends never ? true : never = true;
+void everyReasonListed;
+
+/**
+ * prom-client's default collectors that promtool rejects: gauges named like counters (`_total`).
+ * Their per-type series (nodejs_active_handles{type}, ...) stay; sum() over them gives the total.
+ */
+const NONCONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** Live latency buckets, seconds: loopback deliveries take tens to hundreds of microseconds. */
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** How many recent sequences keep their store time (2 x 8 bytes each). */
+const STORE_TIMES = 1 << 16;
+
+type Samples = Array<[Record<string, string>, number]>;
+
 /**
  * Prometheus metrics (prom-client). Counters the core keeps as plain numbers are read at scrape time,
- * so the hot path pays nothing for them; only delivery latency is observed as it happens, once per
- * written batch (the latency of its oldest event, received -> written).
+ * so the hot path pays nothing for them; only delivery is observed as it happens, once per written
+ * batch. Every labelled series whose label values are known in advance (severities x categories,
+ * error codes, transports, lanes, configured downstreams) is exported from the start and stays at 0
+ * rather than disappearing, so dashboards show 0 instead of "no data" and rate() sees the first
+ * increment. Only auditstream_log_write_errors_total{reason} appears with its first error: its
+ * reasons are SQLite's error codes, an open set.
  */
 export class Metrics implements DeliveryObserver {
   readonly registry = new Registry();
   private readonly sends: Counter<'transport'>;
   private readonly latency: Histogram<'transport'>;
+  /** performance.now() when each of the last STORE_TIMES sequences was reported stored, by sequence % STORE_TIMES. */
+  private readonly storedAt = new Float64Array(STORE_TIMES);
+  private readonly storedSequence = new Float64Array(STORE_TIMES).fill(-1);
 
   constructor(sources: MetricSources) {
     const { dispatcher, log } = sources;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const mirror = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) =>
+    for (const name of NONCONFORMING_DEFAULTS) this.registry.removeSingleMetric(name);
+    // `zeros`: the label sets exported at 0 when read() has nothing for them.
+    const mirror = (name: string, help: string, labelNames: string[], zeros: Array<Record<string, string>>, read: () => Samples) =>
       new Counter({
         name, help, labelNames, registers,
         collect() {
           this.reset();
+          for (const labels of zeros) this.inc(labels, 0);
           for (const [labels, value] of read()) this.inc(labels, value);
         },
       });
-    const gauge = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) =>
+    const gauge = (name: string, help: string, labelNames: string[], zeros: Array<Record<string, string>>, read: () => Samples) =>
       new Gauge({
         name, help, labelNames, registers,
         collect() {
           this.reset();
+          for (const labels of zeros) this.set(labels, 0);
           for (const [labels, value] of read()) this.set(labels, value);
         },
       });
+    const classes = SEVERITIES.flatMap((severity) => CATEGORIES.map((category) => ({ severity, category })));
+    const transports = TRANSPORTS.map((transport) => ({ transport }));
 
-    mirror('auditstream_events_published_total', 'Events stored, by severity and category.', ['severity', 'category'], () =>
+    mirror('auditstream_events_published_total', 'Events stored, by severity and category.', ['severity', 'category'], classes, () =>
       [...dispatcher.counters.publishedByClass].map(([key, n]) => {
         const [severity, category] = key.split('/');
         return [{ severity, category }, n];
       }));
-    mirror('auditstream_events_failed_total', 'Publishes rejected, by reason (gRPC status name).', ['reason'], () =>
+    mirror('auditstream_events_failed_total', 'Publishes rejected, by reason (gRPC status name).', ['reason'], FAILURE_REASONS.map((reason) => ({ reason })), () =>
       Object.entries(dispatcher.counters.failedByReason).map(([reason, n]) => [{ reason }, n]));
-    mirror('auditstream_events_dropped_total', 'Events lost to subscribers whose cursor fell behind retention. Should stay 0.', ['reason'], () =>
+    mirror('auditstream_events_dropped_total', 'Events lost to subscribers whose cursor fell behind retention. Should stay 0.', ['reason'], [], () =>
       [[{ reason: 'retention' }, dispatcher.droppedTotal()]]);
-    mirror('auditstream_filter_budget_exceeded_total', 'Subscriptions ended because their CEL filter exceeded its cost or CPU budget.', [], () =>
+    mirror('auditstream_filter_budget_exceeded_total', 'Subscriptions ended because their CEL filter exceeded its cost or CPU budget.', [], [], () =>
       [[{}, dispatcher.counters.filterBudgetExceeded]]);
-    mirror('auditstream_log_write_errors_total', 'Appends to the event log that failed, by cause (SQLITE_FULL: disk full, SQLITE_IOERR_*: I/O error, ...).', ['reason'], () =>
+    mirror('auditstream_log_write_errors_total', 'Appends to the event log that failed, by cause (SQLITE_FULL: disk full, SQLITE_IOERR_*: I/O error, ...).', ['reason'], [], () =>
       [...(sources.writeErrors?.() ?? [])].map(([reason, n]) => [{ reason }, n]));
-    mirror('auditstream_events_duplicate_total', 'Publishes of an id already stored.', [], () => [[{}, dispatcher.counters.duplicates]]);
-    gauge('auditstream_queue_size', 'Events waiting in an ingest lane.', ['lane'], () =>
+    mirror('auditstream_events_duplicate_total', 'Publishes of an id already stored.', [], [], () => [[{}, dispatcher.counters.duplicates]]);
+    gauge('auditstream_ingest_queue_events', 'Events waiting in an ingest lane to be stored.', ['lane'], [], () =>
       [dispatcher.ingest.critical, dispatcher.ingest.regular].map((l) => [{ lane: l.name }, l.items.length]));
-    gauge('auditstream_subscriptions_active', 'Open subscriptions, by transport.', ['transport'], () => {
+    gauge('auditstream_subscriptions_active', 'Open subscriptions, by transport.', ['transport'], transports, () => {
       const counts = new Map<string, number>();
       for (const s of dispatcher.registry.list()) counts.set(s.transport, (counts.get(s.transport) ?? 0) + 1);
       return [...counts].map(([transport, n]) => [{ transport }, n]);
     });
-    gauge('auditstream_log_last_sequence', 'The newest stored sequence.', [], () => [[{}, log.lastSequence()]]);
-    gauge('auditstream_log_events', 'Events the log holds (after retention).', [], () =>
+    gauge('auditstream_log_last_sequence', 'The newest stored sequence.', [], [], () => [[{}, log.lastSequence()]]);
+    gauge('auditstream_log_events', 'Events the log holds (after retention).', [], [], () =>
       [[{}, Math.max(0, log.lastSequence() - log.firstSequence() + 1)]]);
-    gauge('auditstream_circuit_state', 'Circuit breaker per downstream: 0 closed, 1 half-open, 2 open, 3 isolated.', ['downstream'], () =>
+    // Downstreams are the configured ones (the list is fixed at start), so their series exist from the start.
+    gauge('auditstream_circuit_state', 'Circuit breaker per downstream: 0 closed, 1 half-open, 2 open, 3 isolated.', ['downstream'], [], () =>
       sources.downstreams().map((d) => [{ downstream: d.name }, CIRCUIT_VALUE[d.circuit]]));
-    gauge('auditstream_forwarder_lag_events', 'Events behind per downstream: kafka, stored but not acknowledged; kafka-log (cluster mode), in the topic but not read by this node.', ['downstream'], () =>
+    gauge('auditstream_forwarder_lag_events', 'Events behind per downstream: kafka, stored but not acknowledged; kafka-log (cluster mode), in the topic but not read by this node.', ['downstream'], [], () =>
       sources.downstreams().map((d) => [{ downstream: d.name }, d.lag]));
-    gauge('auditstream_dead_letters', 'Events a downstream rejected for good, waiting for redrive.', ['downstream'], () =>
+    gauge('auditstream_dead_letter_events', 'Events a downstream rejected for good, waiting for redrive.', ['downstream'], [], () =>
       sources.downstreams().map((d) => [{ downstream: d.name }, d.deadLetters]));
 
-    this.sends = new Counter({ name: 'auditstream_deliveries_total', help: 'Events written to subscribers, by transport.', labelNames: ['transport'], registers });
+    this.sends = new Counter({ name: 'auditstream_deliveries_total', help: 'Events written to subscribers, by transport (live and replayed).', labelNames: ['transport'], registers });
     this.latency = new Histogram({
       name: 'auditstream_delivery_latency_seconds',
-      help: 'Received -> written to the subscriber, per written batch (its oldest event).',
+      help: 'Stored -> written to a live subscriber, per written batch (its oldest event). Replay and catch-up are not observed.',
       labelNames: ['transport'], registers,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      buckets: LATENCY_BUCKETS,
     });
+    for (const labels of transports) {
+      this.sends.inc(labels, 0);
+      this.latency.zero(labels);
+    }
+    dispatcher.onStored((results) => this.stored(results));
   }
 
-  delivered(transport: string, events: readonly StoredAuditEvent[]): void {
+  /**
+   * Notes when each event was stored, with sub-millisecond resolution (receivedAt is a Date: whole
+   * milliseconds). The dispatcher reports a group commit after offering its events to the live
+   * subscriptions and before any of them can be written (writes run in later microtasks).
+   */
+  private stored(results: readonly AppendResult[]): void {
+    const now = performance.now();
+    for (const { event, duplicate } of results) {
+      if (duplicate) continue; // the original's sequence: already noted
+      const slot = event.sequence % STORE_TIMES;
+      this.storedAt[slot] = now;
+      this.storedSequence[slot] = event.sequence;
+    }
+  }
+
+  /**
+   * Counts every write; observes latency only for live writes (routed as stored, not read back from the
+   * log). Replay and catch-up are left out of the histogram rather than labelled: their "latency" is the
+   * age of the history read (a replay from last week would observe 604800 s), which says nothing about
+   * how fast the service delivers, and a mode="catch-up" series would sit in every sum() and
+   * histogram_quantile() that forgets to exclude it. How much is replayed shows in deliveries_total.
+   */
+  delivered(transport: string, events: readonly StoredAuditEvent[], live: boolean): void {
     this.sends.inc({ transport }, events.length);
-    this.latency.observe({ transport }, (Date.now() - events[0].receivedAt.getTime()) / 1000);
+    if (!live) return;
+    const oldest = events[0];
+    const slot = oldest.sequence % STORE_TIMES;
+    const seconds = this.storedSequence[slot] === oldest.sequence
+      ? (performance.now() - this.storedAt[slot]) / 1000
+      // Stored more than STORE_TIMES events ago: from receipt instead (whole ms, and a little longer),
+      // so a slow tail is still seen.
+      : (Date.now() - oldest.receivedAt.getTime()) / 1000;
+    this.latency.observe({ transport }, seconds);
   }
 
   /** The Prometheus text format. */

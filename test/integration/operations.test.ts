@@ -35,7 +35,7 @@ test('/metrics is Prometheus text and its counters move as events flow', async (
     await waitFor('7 deliveries counted', async () => (await scrape(server)).get('auditstream_deliveries_total{transport="grpc"}') === 7);
     const after = await scrape(server);
     assert.equal(after.get('auditstream_events_published_total{severity="HIGH",category="security"}'), 7);
-    assert.equal(before.get('auditstream_events_published_total{severity="HIGH",category="security"}') ?? 0, 0);
+    assert.equal(before.get('auditstream_events_published_total{severity="HIGH",category="security"}'), 0, 'exported at 0 before the first event');
     assert.equal(after.get('auditstream_subscriptions_active{transport="grpc"}'), 1);
     assert.equal(after.get('auditstream_log_last_sequence'), 7);
     assert.equal(after.get('auditstream_events_dropped_total{reason="retention"}'), 0);
