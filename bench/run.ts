@@ -23,7 +23,7 @@ import { logScenario } from './scenarios/log.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { batchScenario, unaryScenario } from './scenarios/throughput.js';
 import { BENCH_DIR, installCleanup, killAll } from './support/processes.js';
-import { describeMachine, machine, markdownTable, type BenchContext, type ScenarioResult } from './support/report.js';
+import { describeMachine, fsyncFloor, machine, markdownTable, type BenchContext, type ScenarioResult } from './support/report.js';
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   unary: unaryScenario,
@@ -82,6 +82,8 @@ const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 installCleanup();
 const startedAt = new Date();
 const host = machine();
+const floor = fsyncFloor();
+console.log(`fsync floor (4 KiB write + fdatasync in ${os.tmpdir()}): p50 ${floor.p50Ms.toFixed(2)} ms, p99 ${floor.p99Ms.toFixed(2)} ms`);
 console.log(`auditstream bench: ${command}`);
 console.log(`machine: ${describeMachine(host)}`);
 console.log(`scenarios: ${selected.join(', ')}; ${ctx.reps} repetition(s), medians\n`);
@@ -116,6 +118,8 @@ const markdown = [
   `Command: \`${command}\` · date: ${date} · took ${minutes.toFixed(1)} min`,
   '',
   `Machine: ${describeMachine(host)}, at the end ${loadAtEnd}. Server, publishers and subscribers share it, each in its own process on 127.0.0.1.`,
+  '',
+  `fsync floor (the physical floor of an acknowledgement after a durable commit: 4 KiB write + fdatasync in ${os.tmpdir()}, 300 samples): p50 ${floor.p50Ms.toFixed(2)} ms, p99 ${floor.p99Ms.toFixed(2)} ms.`,
   '',
   `Each figure is the median of ${ctx.reps} run(s), each against a fresh server process (auditstream with its default SQLite log, synchronous=full, in a new temporary folder). "ratio" is auditstream / the bare grpc-js baseline measured in the same run.`,
   ...results.flatMap((r) => ['', `### ${r.title}`, '', markdownTable(r.headers, r.rows), '', ...r.notes.map((n) => `- ${n}`)]),

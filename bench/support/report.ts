@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { TargetKind } from './target.js';
 
 export interface BenchOptions {
@@ -51,6 +53,31 @@ export function machine(): Machine {
     tmpFilesystem,
     loadAverageAtStart: os.loadavg().map((n) => Math.round(n * 100) / 100),
   };
+}
+
+/**
+ * The physical floor of an acknowledgement after a durable commit: p50 and p99 of writing 4 KiB and
+ * fdatasync-ing it, in the folder where the bench's servers keep their logs (the OS temp folder).
+ */
+export function fsyncFloor(samples = 300): { p50Ms: number; p99Ms: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-fsync-'));
+  const fd = fs.openSync(path.join(dir, 'probe'), 'w');
+  const block = Buffer.alloc(4096, 7);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const started = performance.now();
+      fs.writeSync(fd, block, 0, block.length, i * block.length);
+      fs.fdatasyncSync(fd);
+      times.push(performance.now() - started);
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  const at = (p: number): number => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!;
+  return { p50Ms: at(50), p99Ms: at(99) };
 }
 
 export function describeMachine(m: Machine): string {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,18 +8,8 @@ import { type AuditServiceClient, type BackupResponse, QueryOrder, type VerifyCh
 import { readAll } from '../support/history.js';
 import { bearer, SECRET, token } from '../support/security.js';
 import { makeEvent, startServer, type TestServer } from '../support/server.js';
+import { cli } from '../support/cli.js';
 
-/** Runs the real CLI as a process: stdout, stderr and the exit code. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function verifyChain(client: AuditServiceClient): Promise<VerifyChainResponse> {
   return new Promise((resolve, reject) => client.verifyChain({ fromSequence: 0, toSequence: 0 }, (e, r) => (e ? reject(e) : resolve(r))));

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +14,7 @@ import { KafkaTestBroker } from '../support/kafka-broker/index.js';
 import { consume, fastKafka } from '../support/kafka-sink.js';
 import { SseClient } from '../support/sse-client.js';
 import { WsClient } from '../support/ws-client.js';
+import { cli } from '../support/cli.js';
 
 /** A folder with an Ed25519 key pair and a config that turns checkpoints on. */
 function setup() {
@@ -43,14 +43,6 @@ async function checkpointAt(server: TestServer, sequence: number) {
   return { ...cp, sequence: Number(cp.sequence), time: cp.time! };
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
-}
 
 /** What someone with write access to the database does: drop the newest rows and make `meta` agree. */
 function cutTail(db: string, keep: number): void {

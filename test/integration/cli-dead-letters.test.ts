@@ -1,23 +1,12 @@
 /** `auditstream dead-letters` as a process, against a server forwarding to the wire-protocol test broker. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { ErrorCode, KafkaTestBroker } from '../support/kafka-broker/index.js';
 import { fastKafka, forwardedThrough } from '../support/kafka-sink.js';
 import { makeEvent, publish, withServer } from '../support/server.js';
+import { cli } from '../support/cli.js';
 
-type Run = { code: number | null; stdout: string; stderr: string };
 
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AUDITSTREAM_TOKEN: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 let broker: KafkaTestBroker;
 before(async () => {

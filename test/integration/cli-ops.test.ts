@@ -3,7 +3,6 @@
  * health, config check/print.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,22 +10,10 @@ import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { EventType } from '../../generated/audit/v1/event.js';
 import { filterOf, makeEvent, startServer, StreamReader } from '../support/server.js';
+import { cli, type CliRun } from '../support/cli.js';
 
-type Run = { code: number | null; stdout: string; stderr: string };
+type Run = CliRun;
 
-/** Runs the real CLI as a process: stdout, stderr and the exit code. */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AUDITSTREAM_TOKEN: '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const jsonLines = (r: Run): Array<Record<string, any>> => r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
@@ -153,7 +140,7 @@ test('config check validates without starting; config print shows the effective 
   const bad = path.join(dir, 'bad.yaml');
   writeFileSync(bad, 'server:\n  grcp_port: 6000\nstorage:\n  type: sqllite\n');
 
-  const checked = await cli(['config', 'check', good], { JWT_SECRET: 'a-very-secret-value-of-32-bytes-or-more' });
+  const checked = await cli(['config', 'check', good], { env: { JWT_SECRET: 'a-very-secret-value-of-32-bytes-or-more' } });
   assert.deepEqual([checked.code, checked.stdout], [0, `${good}: valid\n`]);
   const invalid = await cli(['config', 'check', bad]);
   assert.equal(invalid.code, 2);
@@ -166,7 +153,7 @@ test('config check validates without starting; config print shows the effective 
   assert.equal(unset.code, 2);
   assert.match(unset.stderr, /JWT_SECRET is not set/);
 
-  const printed = await cli(['config', 'print', good], { JWT_SECRET: 'a-very-secret-value-of-32-bytes-or-more' });
+  const printed = await cli(['config', 'print', good], { env: { JWT_SECRET: 'a-very-secret-value-of-32-bytes-or-more' } });
   assert.equal(printed.code, 0, printed.stderr);
   assert.doesNotMatch(printed.stdout, /a-very-secret|hunter2/);
   const config = parseYaml(printed.stdout);

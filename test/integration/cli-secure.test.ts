@@ -3,30 +3,15 @@
  * (--tls --cacert) and mutual TLS (--cert --key).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { certificates, SECRET, token } from '../support/security.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { cli } from '../support/cli.js';
 
-type Run = { code: number | null; stdout: string; stderr: string };
 
-/** Runs the real CLI as a process: stdout, stderr and the exit code. */
-function cli(args: string[], options: { stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AUDITSTREAM_TOKEN: '', ...options.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
-}
 
 const SECURE = { enabled: true, jwt: { secret: SECRET } };
 

@@ -3,19 +3,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { makeEvent, startServer } from '../support/server.js';
+import { cli } from '../support/cli.js';
 
-/** Runs the real CLI as a process: stdout, stderr and the exit code. */
-function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AUDITSTREAM_TOKEN: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 test('publish from stdin, then tail --from prints exactly those events; stats and verify work', async () => {
   const server = await startServer();
@@ -26,7 +15,7 @@ test('publish from stdin, then tail --from prints exactly those events; stats an
       { type: 'NOT_A_TYPE', action: 'x' },
       { type: 'CALL_CREATED', action: '' },
     ].map((l) => JSON.stringify(l)).join('\n');
-    const published = await cli(['publish', '--server', server.address], `${lines}\nnot json\n`);
+    const published = await cli(['publish', '--server', server.address], { stdin: `${lines}\nnot json\n` });
     assert.equal(published.code, 1, 'some lines were rejected');
     assert.match(published.stderr, /line 3: unknown type "NOT_A_TYPE"/);
     assert.match(published.stderr, /line 4: action: is required/);
@@ -72,7 +61,7 @@ test('erase by user id removes the personal values, records the erasure, and the
   const server = await startServer();
   try {
     const line = JSON.stringify({ type: 'DATA_ACCESSED', user_id: 'alice', action: 'read', metadata: { email: 'alice@example.com', note: 'x' } });
-    assert.equal((await cli(['publish', '--server', server.address], `${line}\n`)).code, 0);
+    assert.equal((await cli(['publish', '--server', server.address], { stdin: `${line}\n` })).code, 0);
     const usage = await cli(['erase', '--server', server.address]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /exactly one of --user or --metadata/);
@@ -94,11 +83,11 @@ test('--version prints the package version', async () => {
 });
 
 test('publish with nothing to publish exits 2; event flags without --type are refused', async () => {
-  const empty = await cli(['publish', '--server', '127.0.0.1:1'], '');
+  const empty = await cli(['publish', '--server', '127.0.0.1:1'], { stdin: '' });
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /nothing to publish/);
   assert.doesNotMatch(empty.stderr, /published 0/);
-  const blank = await cli(['publish', '--server', '127.0.0.1:1'], '\n  \n');
+  const blank = await cli(['publish', '--server', '127.0.0.1:1'], { stdin: '\n  \n' });
   assert.equal(blank.code, 2);
   const stray = await cli(['publish', '--server', '127.0.0.1:1', '--user', 'alice', '--action', 'login']);
   assert.equal(stray.code, 2);
@@ -114,7 +103,7 @@ test('an unknown field in a published JSON line refuses that line, naming the fi
       { type: 'CALL_CREATED', user: 'carol', action: 'create' },
       { type: 'CALL_CREATED', action: 'create', entity: 'x', metadta: {} },
     ].map((l) => JSON.stringify(l)).join('\n');
-    const r = await cli(['publish', '--server', server.address, '--json'], `${lines}\n`);
+    const r = await cli(['publish', '--server', server.address, '--json'], { stdin: `${lines}\n` });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^line 3: unknown field "user" \(did you mean user_id\?\)$/m);
     assert.match(r.stderr, /^line 4: unknown field "entity" \(did you mean entity_type or entity_id\?\); unknown field "metadta" \(did you mean metadata\?\)$/m);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { isAppError } from '../../src/domain/errors.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
+import { cli } from '../support/cli.js';
 
 const clock = { now: () => new Date() };
 
@@ -29,15 +29,6 @@ async function logFile(n: number): Promise<string> {
   return file;
 }
 
-/** Runs the real CLI as a process. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
-}
 
 test('only a missing file starts a new log: a zero-length, truncated or foreign file is refused with its path', async () => {
   const empty = tempFile();
