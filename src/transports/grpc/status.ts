@@ -23,7 +23,9 @@ export function toGrpcError(err: unknown, log: Logger): Partial<ServiceError> {
   if (isAppError(err)) {
     const metadata = new Metadata();
     if (err.retryAfterMs !== undefined) metadata.set('retry-after-ms', String(err.retryAfterMs));
-    if (err.field) metadata.set('invalid-field', err.field);
+    // Metadata values must be printable ASCII (grpc-js throws otherwise): a field path naming a
+    // non-ASCII metadata key is escaped (\uXXXX) in the trailer; the message keeps it as it is.
+    if (err.field) metadata.set('invalid-field', err.field.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
     return { code: CODES[err.code], details: err.message, metadata };
   }
   log.error({ err }, 'unexpected error while serving a call');
