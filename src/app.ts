@@ -108,7 +108,7 @@ export class App {
     dispatcher.observer = metrics;
     const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving), logger);
     dispatcher.onLogFailure = (err) => health.appendFailed(err);
-    const http = new HttpServer({ ...bridge, tls, websocket: config.websocket, metrics, readiness: () => health.status() });
+    const http = new HttpServer({ ...bridge, tls, websocket: config.websocket, metrics, readiness: () => health.status(), service });
     const httpPort = await http.listen(config.server.host, config.server.http_port).catch(async (err: unknown) => {
       await grpc.close(0);
       throw err;

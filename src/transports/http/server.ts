@@ -2,10 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { AuditServiceServer } from '../../../generated/audit/v1/audit_service.js';
 import { EVENT_TYPES, SEVERITIES, typeInfo } from '../../domain/catalog.js';
 import { AppError, isAppError } from '../../domain/errors.js';
 import type { Security } from '../../security/security.js';
 import { certificateSubjectOf, credentialsOf, tokenOf, type Identity } from './auth.js';
+import { RPC_PREFIX, serveUnaryRpc } from './connect-unary.js';
 import { track, type BridgeDeps, type WebSocketSettings } from './deps.js';
 import { CloseCode, errorBody, refusalCodeFor, sendError, sendJson, sendMethodNotAllowed } from './errors.js';
 import { serveEvents } from './sse.js';
@@ -24,6 +26,8 @@ export interface HttpServerDeps extends BridgeDeps {
   readonly security: Security;
   /** TLS certificate and key (and a client CA for mutual TLS): serve HTTPS and WSS. */
   readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** The gRPC service's handlers, served as JSON over HTTP at POST /audit.v1.AuditService/<Method> (connect-unary.ts). */
+  readonly service?: AuditServiceServer;
 }
 
 /** The event types and severities, so the viewer's filter controls need no copy of the catalog. */
@@ -120,11 +124,15 @@ export class HttpServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = requestUrl(req);
+    if (url.pathname.startsWith(RPC_PREFIX)) {
+      serveUnaryRpc(req, res, url.pathname, this.serving, this.deps);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendMethodNotAllowed(res);
       return;
     }
-    const url = requestUrl(req);
     switch (url.pathname) {
       case '/healthz':
         sendJson(res, 200, { status: 'ok' });
