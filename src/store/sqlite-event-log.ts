@@ -8,6 +8,7 @@ import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/er
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
 import { appendTransaction } from './sqlite-append.js';
 import { backupDatabase, finishCopy } from './sqlite-backup.js';
+import { retentionTransaction, type RetentionOptions, validateRetention } from './sqlite-retention.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { eraseRows } from './sqlite-erasure.js';
 import { runHistoryQuery, type SqlParam, TimeRanges } from './sqlite-query.js';
@@ -24,12 +25,6 @@ import { describeFailure, openDatabase } from './sqlite-open.js';
 import { type ChainPoint, headOf, prepareStatements, type Statements } from './sqlite-statements.js';
 
 
-export interface RetentionOptions {
-  /** Remove events received more than this long ago. */
-  readonly maxAgeMs?: number;
-  /** Keep at most this many events (the newest). */
-  readonly maxEvents?: number;
-}
 
 export interface SqliteEventLogOptions {
   /** Database file (its directory is created if missing), or ':memory:'. */
@@ -141,24 +136,7 @@ export class SqliteEventLog implements EventLog {
       this.writer = new SqliteWriter({ path: options.path, pragmas: [`synchronous = ${synchronous.toUpperCase()}`, 'busy_timeout = 5000', ...TUNING] });
     }
 
-    this.retentionTx = this.db.transaction((nowMs: number): number => {
-      const { maxAgeMs, maxEvents } = this.retention;
-      let cut = 0;
-      if (maxEvents !== undefined) cut = Math.max(cut, this.last.sequence - maxEvents);
-      if (maxAgeMs !== undefined) {
-        // Remove a prefix only (the chain must stay verifiable): everything before the first event
-        // young enough to keep, even if a later one is older (the clock went backwards).
-        const keep = this.s.firstReceivedSince.get(nowMs - maxAgeMs);
-        cut = Math.max(cut, keep ? keep.sequence - 1 : this.last.sequence);
-      }
-      const anchor = this.s.getMeta.get('anchor')!;
-      if (cut <= anchor.sequence) return 0;
-      const newAnchor = this.s.newestAtOrBefore.get(cut);
-      if (!newAnchor || newAnchor.sequence <= anchor.sequence) return 0;
-      const removed = this.s.deleteThrough.run(newAnchor.sequence).changes;
-      this.s.setMeta.run(newAnchor.sequence, newAnchor.hash, 'anchor');
-      return removed;
-    });
+    this.retentionTx = retentionTransaction(this.db, this.s, this.retention, () => this.last.sequence);
   }
 
   async append(events: readonly NewAuditEvent[]): Promise<AppendResult[]> {
@@ -352,13 +330,4 @@ function requireCurrentSchema(db: Database.Database, file: string): void {
   if (version !== SCHEMA_VERSION) {
     throw new Error(`${file} has event log schema ${version}, this build reads ${SCHEMA_VERSION} (start the server once to upgrade it)`);
   }
-}
-
-function validateRetention(r: RetentionOptions): RetentionOptions {
-  for (const [key, value] of Object.entries(r)) {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-      throw new Error(`retention.${key} must be a non-negative number, got ${String(value)}`);
-    }
-  }
-  return { maxAgeMs: r.maxAgeMs, maxEvents: r.maxEvents === undefined ? undefined : Math.floor(r.maxEvents) };
 }
