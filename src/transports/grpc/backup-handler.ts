@@ -8,6 +8,7 @@ import type { Security } from '../../security/security.js';
 import { removeDatabaseFiles, tempFileBeside } from '../../store/sqlite-backup.js';
 import { SqliteEventLog } from '../../store/sqlite-event-log.js';
 import { callerOf } from './caller.js';
+import { drained } from './drained.js';
 import { toGrpcError } from './status.js';
 
 class Cancelled extends Error {}
@@ -100,25 +101,4 @@ async function backup(
   }
   call.write({ kind: { $case: 'head', head: { sequence: head.sequence, hash: Buffer.from(head.hash), bytes } } });
   return { sequence: head.sequence, bytes };
-}
-
-/** Waits until the stream takes more (true) or the caller went away (false). */
-function drained(call: ServerWritableStream<BackupRequest, BackupResponse>): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (call.cancelled) {
-      resolve(false); // its 'cancelled' event may be past
-      return;
-    }
-    const done = (value: boolean) => () => {
-      call.off('drain', onDrain);
-      call.off('cancelled', onGone);
-      call.off('close', onGone);
-      resolve(value);
-    };
-    const onDrain = done(true);
-    const onGone = done(false);
-    call.once('drain', onDrain);
-    call.once('cancelled', onGone);
-    call.once('close', onGone);
-  });
 }

@@ -1,10 +1,13 @@
-import type { ServerSurfaceCall } from '@grpc/grpc-js/build/src/server-call.js';
+import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { AppError } from '../../domain/errors.js';
 import type { Permissions } from '../../security/roles.js';
 import type { Credentials, Security } from '../../security/security.js';
 
+/** What every kind of call (unary or streaming) offers that identifies the caller. */
+type CallerSource = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'getAuthContext'>;
+
 /** The bearer token from the `authorization` metadata and the verified client certificate's CN. */
-export function credentialsOf(call: ServerSurfaceCall): Credentials {
+export function credentialsOf(call: CallerSource): Credentials {
   const header = call.metadata.get('authorization')[0];
   let token: string | undefined;
   if (header !== undefined) {
@@ -18,6 +21,6 @@ export function credentialsOf(call: ServerSurfaceCall): Credentials {
 }
 
 /** Who is calling, per the security settings (a local admin when security is off). */
-export function callerOf(security: Security, call: ServerSurfaceCall): Promise<Permissions> {
+export function callerOf(security: Security, call: CallerSource): Promise<Permissions> {
   return Promise.resolve().then(() => security.authenticate(credentialsOf(call)));
 }

@@ -14,6 +14,7 @@ import type { FilterBudget } from '../../filtering/cpu-budget.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Security } from '../../security/security.js';
 import { callerOf } from './caller.js';
+import { drained } from './drained.js';
 import { toGrpcError } from './status.js';
 
 export interface HistoryDeps {
@@ -58,7 +59,7 @@ export function createHistoryHandlers(deps: HistoryDeps) {
         for (let i = 0; i < page.events.length && !call.cancelled; i += deps.batchSize) {
           const events = page.events.slice(i, i + deps.batchSize).map(toProtoEvent);
           if (!call.write({ kind: { $case: 'events', events: { events } } })) {
-            await new Promise((resolve) => call.once('drain', resolve));
+            if (!(await drained(call))) return;
           }
         }
         const nextPageToken = page.nextPageToken === undefined ? '' : String(page.nextPageToken);
