@@ -5,7 +5,7 @@ import { AppError } from '../domain/errors.js';
 import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import { eventTypeFromProto, eventTypeToProto, resultFromProto, resultToProto, severityFromProto } from './enums.js';
 import type { InputLimits } from './limits.js';
-import { keySegment, wireProblemOf } from './request-wire.js';
+import { keySegment, wireProblemOf } from './wire-problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STRING_FIELDS = ['user_id', 'entity_type', 'entity_id', 'action', 'correlation_id', 'source'] as const;

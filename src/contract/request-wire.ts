@@ -1,4 +1,6 @@
-import { isUtf8 } from 'node:buffer';
+import { type FieldSpec, type MessageSpec, type Scalar, WIRE_NAMES, wireTypeOf } from './request-schema.js';
+import { type ItemProblem, keySegment, WireProblem } from './wire-problem.js';
+import { TWO_POW_32, WireReader } from './wire-reader.js';
 
 /**
  * A check of a request's raw protobuf bytes against its schema, run before ts-proto decodes them.
@@ -22,173 +24,6 @@ const MIN_SECONDS = -62_135_596_800;
 const MAX_SECONDS = 253_402_300_799;
 const MAX_NANOS = 999_999_999;
 
-/** A field descriptor as @grpc/proto-loader gives it (keepCase: true): only what the check needs. */
-export interface FieldDescriptorLike {
-  readonly name: string;
-  readonly number: number;
-  readonly label: string;
-  readonly type: string;
-  readonly typeName: string;
-}
-
-export interface MessageDescriptorLike {
-  readonly name: string;
-  readonly field: readonly FieldDescriptorLike[];
-  readonly nestedType?: readonly MessageDescriptorLike[];
-}
-
-type Scalar =
-  | 'string' | 'bytes' | 'bool' | 'enum' | 'int32' | 'uint32' | 'sint32' | 'int64' | 'uint64' | 'sint64'
-  | 'fixed32' | 'sfixed32' | 'float' | 'fixed64' | 'sfixed64' | 'double';
-
-interface FieldSpec {
-  readonly name: string;
-  /** ts-proto's property name (lowerCamelCase). */
-  readonly property: string;
-  readonly repeated: boolean;
-  readonly kind: Scalar | 'message';
-  /** Index among this message's fields, for per-field occurrence counts. */
-  readonly slot: number;
-  /** A message field of an item type (see compileSchema). */
-  item: boolean;
-  message?: MessageSpec;
-}
-
-type Special = 'struct' | 'value' | 'list' | 'timestamp';
-
-export interface MessageSpec {
-  readonly fullName: string;
-  readonly fields: Map<number, FieldSpec>;
-  readonly special?: Special;
-}
-
-const SPECIAL: Record<string, Special> = {
-  'google.protobuf.Struct': 'struct',
-  'google.protobuf.Value': 'value',
-  'google.protobuf.ListValue': 'list',
-  'google.protobuf.Timestamp': 'timestamp',
-};
-
-const SCALARS: Record<string, Scalar> = {
-  TYPE_STRING: 'string', TYPE_BYTES: 'bytes', TYPE_BOOL: 'bool', TYPE_ENUM: 'enum', TYPE_INT32: 'int32',
-  TYPE_UINT32: 'uint32', TYPE_SINT32: 'sint32', TYPE_INT64: 'int64', TYPE_UINT64: 'uint64', TYPE_SINT64: 'sint64',
-  TYPE_FIXED32: 'fixed32', TYPE_SFIXED32: 'sfixed32', TYPE_FLOAT: 'float', TYPE_FIXED64: 'fixed64',
-  TYPE_SFIXED64: 'sfixed64', TYPE_DOUBLE: 'double',
-};
-
-/** The wire type each kind is sent with (repeated numeric fields may also come packed, as 2). */
-function wireTypeOf(kind: Scalar | 'message'): number {
-  switch (kind) {
-    case 'string': case 'bytes': case 'message': return 2;
-    case 'fixed32': case 'sfixed32': case 'float': return 5;
-    case 'fixed64': case 'sfixed64': case 'double': return 1;
-    default: return 0;
-  }
-}
-
-const WIRE_NAMES = ['varint', '64-bit', 'length-delimited', 'start-group', 'end-group', '32-bit', '6', '7'];
-
-function camelCase(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/**
- * Compiles message descriptors (full name to descriptor, nested types included) into the check's
- * schema. Fields of the checked message itself whose type is one of `itemTypes` are items (AuditEvent
- * in PublishRequest and PublishBatchRequest): a problem inside one does not fail the request but is
- * attached to that item, so a batch rejects only the bad event, after authorization, counted like any
- * invalid event.
- */
-export function compileSchema(messages: ReadonlyMap<string, MessageDescriptorLike>, itemTypes: readonly string[] = []): Map<string, MessageSpec> {
-  const all = new Map<string, MessageDescriptorLike>();
-  const collect = (fullName: string, d: MessageDescriptorLike): void => {
-    all.set(fullName, d);
-    for (const nested of d.nestedType ?? []) collect(`${fullName}.${nested.name}`, nested);
-  };
-  for (const [name, d] of messages) collect(name, d);
-  /** Protobuf scoping: a relative name is looked up from the innermost enclosing scope outwards. */
-  const resolve = (scope: string, typeName: string): string | undefined => {
-    if (typeName.startsWith('.')) return all.has(typeName.slice(1)) ? typeName.slice(1) : undefined;
-    const parts = scope.split('.');
-    for (let i = parts.length; i >= 0; i--) {
-      const candidate = [...parts.slice(0, i), typeName].join('.');
-      if (all.has(candidate)) return candidate;
-    }
-    return undefined;
-  };
-  const specs = new Map<string, MessageSpec>();
-  const links: Array<[FieldSpec, string]> = [];
-  for (const [fullName, d] of all) {
-    const fields = new Map<number, FieldSpec>();
-    d.field.forEach((f, slot) => {
-      const kind = f.type === 'TYPE_MESSAGE' ? 'message' : SCALARS[f.type];
-      if (!kind) throw new Error(`${fullName}.${f.name}: field type ${f.type} is not supported by the request check`);
-      const spec: FieldSpec = { name: f.name, property: camelCase(f.name), repeated: f.label === 'LABEL_REPEATED', kind, slot, item: false };
-      if (kind === 'message') {
-        const target = resolve(fullName, f.typeName);
-        if (!target) throw new Error(`${fullName}.${f.name}: unknown message type ${f.typeName}`);
-        spec.item = itemTypes.includes(target);
-        links.push([spec, target]);
-      }
-      fields.set(f.number, spec);
-    });
-    specs.set(fullName, { fullName, fields, special: SPECIAL[fullName] });
-  }
-  for (const [field, target] of links) field.message = specs.get(target);
-  return specs;
-}
-
-/** What is wrong with a request, and where: `path` is relative to the checked message. */
-export class WireProblem extends Error {
-  private readonly segments: string[] = [];
-
-  constructor(
-    message: string,
-    /** Malformed protobuf (truncated, bad varint, wrong wire type), as opposed to a refused value. */
-    readonly framing = false,
-    /** Deep nesting: reported at the field holding the Struct, not the innermost one. */
-    readonly depth = false,
-  ) {
-    super(message);
-    this.name = 'WireProblem';
-  }
-
-  /** Called while unwinding, innermost segment first. */
-  prepend(segment: string): this {
-    this.segments.push(segment);
-    return this;
-  }
-
-  get path(): string {
-    let path = '';
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const s = this.segments[i];
-      path += s.startsWith('[') || path === '' ? s : `.${s}`;
-    }
-    return path;
-  }
-}
-
-/** A metadata key as a path segment: plain names as they are, others quoted (ASCII only, for trailers). */
-export function keySegment(key: string): string {
-  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) && key.length <= 64) return key;
-  const quoted = JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key);
-  return `[${quoted.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}]`;
-}
-
-/** An item (see compileSchema) that failed the check: where its bytes are and what is wrong. */
-export interface ItemProblem {
-  readonly field: FieldSpec;
-  /** The item's index among the occurrences of its field. */
-  readonly index: number;
-  /** Byte offsets: the length prefix starts at lengthStart, the item's bytes span [start, end). */
-  readonly lengthStart: number;
-  readonly start: number;
-  readonly end: number;
-  readonly problem: WireProblem;
-}
-
-const TWO_POW_32 = 2 ** 32;
 const STRUCT: MessageSpec = { fullName: 'google.protobuf.Struct', fields: new Map(), special: 'struct' };
 const VALUE: MessageSpec = { fullName: 'google.protobuf.Value', fields: new Map(), special: 'value' };
 const LIST: MessageSpec = { fullName: 'google.protobuf.ListValue', fields: new Map(), special: 'list' };
@@ -197,113 +32,13 @@ const TRUNCATED_FIELD = 'truncated: a field runs past the end of its message';
 /** Set on a problem inside a packed repeated field: the element's index within that run. */
 const packedIndex = new WeakMap<WireProblem, number>();
 
-class Walker {
-  private readonly buf: Buffer;
-  private pos = 0;
-  /** The wire type of the tag just read. */
-  private wireType = 0;
+class Walker extends WireReader {
   readonly items: ItemProblem[] = [];
-
-  constructor(bytes: Uint8Array) {
-    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
 
   /** Checks the whole buffer as `spec`; throws a WireProblem for the request as a whole. */
   checkRoot(spec: MessageSpec): void {
     this.message(spec, this.buf.length, 1);
   }
-
-  private fail(message: string, framing = false): never {
-    throw new WireProblem(message, framing);
-  }
-
-  /** A varint: a number when it fits in 49 bits, else a bigint (unsigned 64-bit). */
-  private varint(): number | bigint {
-    const buf = this.buf;
-    let p = this.pos;
-    if (p < buf.length && buf[p] < 0x80) { // the common case: one byte
-      this.pos = p + 1;
-      return buf[p];
-    }
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 7; i++, scale *= 128) {
-      if (p >= buf.length) this.fail('truncated: the message ends inside a number', true);
-      const byte = buf[p++];
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        this.pos = p;
-        return value;
-      }
-    }
-    let big = BigInt(value);
-    for (let i = 7; i < 10; i++) {
-      if (p >= buf.length) this.fail('truncated: the message ends inside a number', true);
-      const byte = buf[p++];
-      if (i === 9 && byte > 1) this.fail('malformed number: a varint longer than 64 bits', true);
-      big |= BigInt(byte & 0x7f) << BigInt(7 * i);
-      if (byte < 0x80) {
-        this.pos = p;
-        return big;
-      }
-    }
-    return this.fail('malformed number: a varint longer than 10 bytes', true);
-  }
-
-  /** Reads a length prefix; returns the end offset of the bytes it announces (within `limit`). */
-  private lengthDelimited(limit: number): number {
-    const length = this.varint();
-    if (typeof length !== 'number' || this.pos + length > limit) {
-      this.fail('truncated: a length runs past the end of the message', true);
-    }
-    return this.pos + length;
-  }
-
-  private skip(limit: number): void {
-    switch (this.wireType) {
-      case 0: this.varint(); return;
-      case 1: this.fixed(8, limit); return;
-      case 2: this.pos = this.lengthDelimited(limit); return;
-      case 5: this.fixed(4, limit); return;
-      default: this.fail(`wire type ${WIRE_NAMES[this.wireType]} is not valid here (groups are not supported)`, true);
-    }
-  }
-
-  /** Skips `size` bytes; returns where they start. */
-  private fixed(size: number, limit: number): number {
-    if (this.pos + size > limit) this.fail('truncated: the message ends inside a number', true);
-    const at = this.pos;
-    this.pos += size;
-    return at;
-  }
-
-  /** Reads a tag: returns the field number and sets wireType. */
-  private tag(): number {
-    const tag = this.varint();
-    if (typeof tag !== 'number' || tag >= TWO_POW_32) this.fail('malformed field tag', true);
-    const field = Math.floor(tag / 8);
-    if (field === 0) this.fail('field number 0 is not valid', true);
-    this.wireType = tag % 8;
-    return field;
-  }
-
-  /** A string's bytes up to `end`. */
-  private string(end: number): void {
-    if (!this.utf8(this.pos, end)) this.fail('is not valid UTF-8');
-    this.pos = end;
-  }
-
-  /** Short ASCII (most ids and names) is checked inline; anything else by Buffer.isUtf8 (SIMD). */
-  private utf8(start: number, end: number): boolean {
-    const buf = this.buf;
-    if (end - start <= 32) {
-      let p = start;
-      while (p < end && buf[p] < 0x80) p++;
-      if (p === end) return true;
-    }
-    return isUtf8(buf.subarray(start, end));
-  }
-
   private message(spec: MessageSpec, end: number, depth: number): void {
     if (depth > MAX_MESSAGE_DEPTH) throw new WireProblem(`nests deeper than ${MAX_MESSAGE_DEPTH} protobuf messages`, false, true);
     switch (spec.special) {
@@ -589,16 +324,4 @@ export function withEmptyItems(bytes: Uint8Array, items: readonly ItemProblem[])
   }
   parts.push(bytes.subarray(at));
   return Buffer.concat(parts);
-}
-
-/** Problems of decoded items (AuditEvents), for the contract mapping to report. */
-const itemProblems = new WeakMap<object, WireProblem>();
-
-export function attachProblem(item: object, problem: WireProblem): void {
-  itemProblems.set(item, problem);
-}
-
-/** The problem the request check found in this decoded item, if any. */
-export function wireProblemOf(item: object): WireProblem | undefined {
-  return itemProblems.get(item);
 }

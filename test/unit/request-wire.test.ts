@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { AuditServiceService, PublishBatchRequest, PublishRequest } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
 import { toNewEvent } from '../../src/contract/event-mapping.js';
-import { wireProblemOf } from '../../src/contract/request-wire.js';
+import { wireProblemOf } from '../../src/contract/wire-problem.js';
 import { InvalidRequest, withCheckedRequests } from '../../src/transports/grpc/request-decoding.js';
 import { deepStruct, double, entry, EVENT, eventBytes, len, num, tag, value, varint } from '../support/proto-bytes.js';
 

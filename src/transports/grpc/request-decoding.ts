@@ -1,8 +1,8 @@
 import { Metadata, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync, type MessageTypeDefinition, type ServiceDefinition as LoadedService } from '@grpc/proto-loader';
-import {
-  attachProblem, checkRequestBytes, compileSchema, withEmptyItems, WireProblem, type MessageDescriptorLike, type MessageSpec,
-} from '../../contract/request-wire.js';
+import { compileSchema, type MessageDescriptorLike, type MessageSpec } from '../../contract/request-schema.js';
+import { checkRequestBytes, withEmptyItems } from '../../contract/request-wire.js';
+import { attachProblem, WireProblem } from '../../contract/wire-problem.js';
 import { AppError } from '../../domain/errors.js';
 
 /**

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { create, createFileRegistry, fromBinary, fromJson, toBinary, toJson, type DescMessage, type DescMethod, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { status } from '@grpc/grpc-js';
-import { keySegment } from '../../contract/request-wire.js';
+import { keySegment } from '../../contract/wire-problem.js';
 import { AppError } from '../../domain/errors.js';
 import { DESCRIPTOR_SETS, fileDescriptorProtos } from '../grpc/reflection.js';
 import { AUDIT_SERVICE_NAME } from '../grpc/server.js';
