@@ -1,6 +1,7 @@
 import {
   DeadLetter, type ListDeadLettersResponse, RedriveOutcome, redriveOutcomeToJSON, type RedriveDeadLettersResponse,
 } from '../../generated/audit/v1/audit_service.js';
+import { timestampText } from '../contract/time-mapping.js';
 import { call, connect, EXIT, UsageError } from './client.js';
 import type { ConnectionFlags } from './options.js';
 import { note, out, outJson } from './output.js';
@@ -21,7 +22,7 @@ export async function listDeadLetters(flags: ListFlags): Promise<number> {
       const page = await call<ListDeadLettersResponse>((cb) => client.listDeadLetters({ limit: flags.limit ?? 0, pageToken }, cb));
       for (const l of page.deadLetters) {
         if (flags.json) outJson(DeadLetter.toJSON(l));
-        else out([l.sequence, l.eventId, l.topic, l.reason, `attempts=${l.attempts}`, l.lastFailedAt?.toISOString() ?? '-', l.event ? '' : '(event no longer stored)'].join('  ').trimEnd());
+        else out([l.sequence, l.eventId, l.topic, l.reason, `attempts=${l.attempts}`, timestampText(l.lastFailedAt) ?? '-', l.event ? '' : '(event no longer stored)'].join('  ').trimEnd());
       }
       shown += page.deadLetters.length;
       if (page.nextPageToken === '' || !flags.all) {

@@ -1,5 +1,7 @@
 import type { Filter } from '../../generated/audit/v1/audit_service.js';
-import { AuditEvent, EventType, eventTypeToJSON, Result, resultToJSON, Severity, severityToJSON } from '../../generated/audit/v1/event.js';
+import { type AuditEvent, EventType, eventTypeToJSON, Result, resultToJSON, Severity, severityToJSON } from '../../generated/audit/v1/event.js';
+import { auditEventToJson } from '../contract/json-encoding.js';
+import { timestampText, toOptionalTimestamp } from '../contract/time-mapping.js';
 import { parseTime } from './client.js';
 import { eventFromJson } from './event-json.js';
 import type { FilterFlags } from './options.js';
@@ -14,7 +16,7 @@ export function filterFromFlags(f: FilterFlags): Filter {
     eventTypes: types, severities, categories: f.category.map((c) => c.toLowerCase()),
     minSeverity: f.minSeverity ? eventFromJson({ severity: f.minSeverity }, '--min-severity').severity : Severity.SEVERITY_UNSPECIFIED,
     entityTypes: f.entityType, entityIds: f.entityId, userIds: f.user, expression: f.expression ?? '',
-    timeRange: f.from || f.to ? { start: f.from ? parseTime(f.from, '--from') : undefined, end: f.to ? parseTime(f.to, '--to') : undefined } : undefined,
+    timeRange: f.from || f.to ? { start: toOptionalTimestamp(f.from ? parseTime(f.from, '--from') : undefined), end: toOptionalTimestamp(f.to ? parseTime(f.to, '--to') : undefined) } : undefined,
   };
 }
 
@@ -25,7 +27,7 @@ const RESET = '\x1b[0m';
 export function pretty(e: AuditEvent, colour: boolean): string {
   const severity = severityToJSON(e.severity).replace('SEVERITY_', '').padEnd(8);
   const parts = [
-    `#${e.sequence}`, e.timestamp?.toISOString() ?? '', colour ? `${COLOURS[e.severity] ?? ''}${severity}${RESET}` : severity,
+    `#${e.sequence}`, timestampText(e.timestamp) ?? '', colour ? `${COLOURS[e.severity] ?? ''}${severity}${RESET}` : severity,
     eventTypeToJSON(e.type).replace('EVENT_TYPE_', ''), `user=${e.userId || '-'}`, `${e.entityType || '-'}/${e.entityId || '-'}`,
     e.action, e.result === Result.RESULT_UNSPECIFIED ? '' : resultToJSON(e.result).replace('RESULT_', ''),
   ];
@@ -34,7 +36,7 @@ export function pretty(e: AuditEvent, colour: boolean): string {
 
 /** Prints events as proto JSON lines (--json) or as coloured lines (colour only on a terminal). */
 export function eventPrinter(json: boolean): (e: AuditEvent) => void {
-  if (json) return (e) => outJson(AuditEvent.toJSON(e));
+  if (json) return (e) => outJson(auditEventToJson(e));
   const colour = process.stdout.isTTY === true;
   return (e) => out(pretty(e, colour));
 }

@@ -1,4 +1,5 @@
 import type { GetStatsResponse, VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
+import { timestampText } from '../contract/time-mapping.js';
 import { call, connect, EXIT, UsageError } from './client.js';
 import type { ConnectionFlags } from './options.js';
 import { out, outJson } from './output.js';
@@ -23,7 +24,7 @@ export async function statsCommand(flags: ConnectionFlags): Promise<number> {
       ['duplicates', s.duplicates], ['last sequence', s.lastSequence], ['active subscriptions', s.activeSubscriptions],
       ...s.lanes.map((l): [string, unknown] => [`queue ${l.name}`, `${l.size} / ${l.capacity}`]),
       ...(s.kafka ? [['kafka circuit', s.kafka.circuitState], ['kafka lag', s.kafka.lag], ['kafka dead letters', s.kafka.deadLetters]] as Array<[string, unknown]> : []),
-      ['started at', s.startedAt?.toISOString()],
+      ['started at', timestampText(s.startedAt)],
     ];
     for (const [name, value] of rows) out(`${name.padEnd(22)}${String(value)}`);
     return EXIT.OK;

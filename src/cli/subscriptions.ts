@@ -1,6 +1,7 @@
 import {
   type GetSubscriptionStatsResponse, type ListSubscriptionsResponse, SubscriptionInfo, type UnsubscribeResponse,
 } from '../../generated/audit/v1/audit_service.js';
+import { fromTimestamp } from '../contract/time-mapping.js';
 import { call, connect, EXIT, UsageError } from './client.js';
 import type { ConnectionFlags } from './options.js';
 import { out, outJson } from './output.js';
@@ -25,7 +26,7 @@ export async function listSubscriptions(flags: ConnectionFlags): Promise<number>
       return EXIT.OK;
     }
     const rows = [['ID', 'TRANSPORT', 'CLIENT', 'MODE', 'MATCHED', 'DELIVERED', 'DROPPED', 'LAG', 'CURSOR', 'AGE'],
-      ...subscriptions.map((s) => [s.subscriptionId, s.transport, s.clientName || '-', s.mode, s.matched, s.delivered, s.dropped, s.lag, s.cursor, age(s.createdAt)].map(String))];
+      ...subscriptions.map((s) => [s.subscriptionId, s.transport, s.clientName || '-', s.mode, s.matched, s.delivered, s.dropped, s.lag, s.cursor, age(s.createdAt && fromTimestamp(s.createdAt).date)].map(String))];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const r of rows) out(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
     return EXIT.OK;

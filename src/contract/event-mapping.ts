@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.js';
 import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import { eventTypeFromProto, eventTypeToProto, resultFromProto, resultToProto, severityFromProto } from './enums.js';
 import type { InputLimits } from './limits.js';
+import { checkedTimestamp, fromTimestamp, toTimestamp } from './time-mapping.js';
 import { keySegment, wireProblemOf } from './wire-problem.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -47,12 +48,13 @@ export function toNewEvent(p: ProtoEvent | undefined, limits: InputLimits, now: 
   if (p.action.trim() === '') throw AppError.invalid(field('action'), 'is required');
   const metadata = p.metadata ?? {};
   checkMetadata(metadata, limits, field('metadata'));
-  if (p.timestamp && Number.isNaN(p.timestamp.getTime())) throw AppError.invalid(field('timestamp'), 'is not a valid time');
+  const time = p.timestamp ? checkedTimestamp(p.timestamp, field('timestamp')) : { date: now, subMsNanos: 0 };
   return {
     id: p.id === '' ? randomUUID() : p.id.toLowerCase(),
     type,
     severity,
-    timestamp: p.timestamp ?? now,
+    timestamp: time.date,
+    timestampSubMsNanos: time.subMsNanos,
     userId: p.userId,
     entityType: p.entityType,
     entityId: p.entityId,
@@ -146,7 +148,7 @@ export function toProtoEvent(e: StoredAuditEvent): ProtoEvent {
     id: e.id,
     type: eventTypeToProto(e.type),
     severity: e.severity,
-    timestamp: e.timestamp,
+    timestamp: toTimestamp(e.timestamp, e.timestampSubMsNanos),
     userId: e.userId,
     entityType: e.entityType,
     entityId: e.entityId,
@@ -157,7 +159,7 @@ export function toProtoEvent(e: StoredAuditEvent): ProtoEvent {
     source: e.source,
     traceparent: e.traceparent,
     sequence: e.sequence,
-    receivedAt: e.receivedAt,
+    receivedAt: toTimestamp(e.receivedAt),
     previousHash: Buffer.from(e.previousHash),
     hash: Buffer.from(e.hash),
     cursor: e.cursor ?? String(e.sequence),
@@ -181,10 +183,11 @@ export function fromRecordEvent(p: ProtoEvent): { event: NewAuditEvent; received
   if (!type || !severity || !result || !UUID.test(p.id) || !p.timestamp || !p.receivedAt) {
     throw new Error(`not an audit event record (id ${JSON.stringify(p.id.slice(0, 64))})`);
   }
+  const time = fromTimestamp(p.timestamp);
   const event: NewAuditEvent = {
-    id: p.id, type, severity, timestamp: p.timestamp, userId: p.userId, entityType: p.entityType,
+    id: p.id, type, severity, timestamp: time.date, timestampSubMsNanos: time.subMsNanos, userId: p.userId, entityType: p.entityType,
     entityId: p.entityId, action: p.action, result, metadata: p.metadata ?? {}, correlationId: p.correlationId,
     source: p.source, traceparent: p.traceparent, metadataSalts: p.metadataSalts,
   };
-  return { event, receivedAt: p.receivedAt };
+  return { event, receivedAt: fromTimestamp(p.receivedAt).date };
 }

@@ -4,6 +4,7 @@ import { AppError } from '../domain/errors.js';
 import { categoryFromName, MATCH_ALL, type Filter } from '../domain/filter.js';
 import { eventTypeFromProto, eventTypeToProto, severityFromProto } from './enums.js';
 import type { InputLimits } from './limits.js';
+import { timestampToDate, toOptionalTimestamp } from './time-mapping.js';
 
 const F = 'filter';
 
@@ -42,7 +43,8 @@ export function toFilter(p: ProtoFilter | undefined, limits: InputLimits): Filte
     minSeverity = severityFromProto(p.minSeverity);
     if (!minSeverity) throw AppError.invalid(`${F}.min_severity`, `unknown severity ${p.minSeverity}`);
   }
-  const { start, end } = p.timeRange ?? {};
+  const start = timestampToDate(p.timeRange?.start, `${F}.time_range.start`);
+  const end = timestampToDate(p.timeRange?.end, `${F}.time_range.end`);
   if (start && end && start > end) throw AppError.invalid(`${F}.time_range`, 'start is after end');
   return {
     eventTypes, categories, severities, minSeverity, start, end,
@@ -61,7 +63,7 @@ export function toProtoFilter(f: Filter): ProtoFilter {
     entityTypes: [...f.entityTypes],
     entityIds: [...f.entityIds],
     userIds: [...f.userIds],
-    timeRange: f.start || f.end ? { start: f.start, end: f.end } : undefined,
+    timeRange: f.start || f.end ? { start: toOptionalTimestamp(f.start), end: toOptionalTimestamp(f.end) } : undefined,
     expression: f.expression,
   };
 }

@@ -1,9 +1,10 @@
 import { Checkpoint as ProtoCheckpoint, GapNotice, Heartbeat, SubscriptionStarted } from '../../generated/audit/v1/audit_service.js';
-import { AuditEvent } from '../../generated/audit/v1/event.js';
+import { AuditEvent, type AuditEvent as ProtoEvent } from '../../generated/audit/v1/event.js';
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { StoredAuditEvent } from '../domain/event.js';
 import { toProtoCheckpoint } from './checkpoint-mapping.js';
 import { toProtoEvent } from './event-mapping.js';
+import { timestampText, toTimestamp } from './time-mapping.js';
 
 // The canonical proto3 JSON mapping of what the HTTP bridges send (and Kafka's value_format json), the
 // JSON grpcurl or any proto JSON library prints: lowerCamelCase keys, full enum names, RFC 3339
@@ -29,6 +30,16 @@ function int64AsStrings(json: unknown, fields: readonly string[]): Record<string
 }
 
 /**
+ * An AuditEvent as the generated toJSON writes it (uint64 as JSON numbers, as the CLI prints them),
+ * but the event's timestamp with all its nanoseconds: toJSON writes a Timestamp through a Date.
+ */
+export function auditEventToJson(p: ProtoEvent): Record<string, unknown> {
+  const json = AuditEvent.toJSON(p) as Record<string, unknown>;
+  if (p.timestamp) json.timestamp = timestampText(p.timestamp);
+  return json;
+}
+
+/**
  * Stored events are immutable and the same object reaches every subscriber it matches, so each is
  * encoded once, however many WebSocket and SSE clients receive it.
  */
@@ -38,7 +49,7 @@ const encoded = new WeakMap<StoredAuditEvent, string>();
 export function eventJson(event: StoredAuditEvent): string {
   let text = encoded.get(event);
   if (text === undefined) {
-    text = JSON.stringify(int64AsStrings(AuditEvent.toJSON(toProtoEvent(event)), INT64_FIELDS.AuditEvent));
+    text = JSON.stringify(int64AsStrings(auditEventToJson(toProtoEvent(event)), INT64_FIELDS.AuditEvent));
     encoded.set(event, text);
   }
   return text;
@@ -57,7 +68,7 @@ export function startedJson(subscriptionId: string, cursor: number, resumeCursor
  * decimal string) was delivered; the newest signed checkpoint when checkpoints are on.
  */
 export function heartbeatJson(cursor: number, serverTime: Date, resumeCursor: string, checkpoint?: Checkpoint): object {
-  const json = int64AsStrings(Heartbeat.toJSON({ cursor, serverTime, resumeCursor, checkpoint: checkpoint && toProtoCheckpoint(checkpoint) }), INT64_FIELDS.Heartbeat);
+  const json = int64AsStrings(Heartbeat.toJSON({ cursor, serverTime: toTimestamp(serverTime), resumeCursor, checkpoint: checkpoint && toProtoCheckpoint(checkpoint) }), INT64_FIELDS.Heartbeat);
   if (json.checkpoint !== undefined) int64AsStrings(json.checkpoint, INT64_FIELDS.Checkpoint);
   return { ...json, cursor: String(cursor) };
 }

@@ -9,7 +9,7 @@ import { TWO_POW_32, WireReader } from './wire-reader.js';
  * them strict: they replace invalid UTF-8 with U+FFFD, skip a known field sent with the wrong wire
  * type, truncate an int32/enum to 32 bits, keep only the last occurrence of a singular field, drop a
  * metadata key whose google.protobuf.Value has no kind, lose a `__proto__` key (assigning it to a
- * plain object sets the prototype instead), normalise a Timestamp's out-of-range nanos through Date,
+ * plain object sets the prototype instead), pass a Timestamp's out-of-range nanos through unchecked,
  * and throw (which grpc-js answers with INTERNAL) on truncated bytes, deep nesting and 64-bit numbers
  * beyond 2^53. One pass over the bytes finds all of that and names the field; valid bytes are then
  * decoded by ts-proto as before. The cost is one walk of the message: no allocation per field on the
@@ -159,7 +159,7 @@ class Walker extends WireReader {
     }
   }
 
-  /** google.protobuf.Timestamp: seconds and nanos checked before ts-proto turns them into a Date. */
+  /** google.protobuf.Timestamp: seconds and nanos checked against the range a Timestamp may hold. */
   private timestamp(end: number): void {
     let seconds: number | bigint | undefined;
     let nanos: number | bigint | undefined;

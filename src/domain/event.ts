@@ -13,6 +13,11 @@ export interface NewAuditEvent {
   readonly severity: Severity;
   /** When it happened; the server's receive time when the publisher gave none. */
   readonly timestamp: Date;
+  /**
+   * Nanoseconds below `timestamp`'s millisecond (0..999,999): a Date holds milliseconds, a protobuf
+   * Timestamp nanoseconds, and what was published comes back exactly. Absent means 0.
+   */
+  readonly timestampSubMsNanos?: number;
   readonly userId: string;
   readonly entityType: string;
   readonly entityId: string;

@@ -31,7 +31,7 @@ function celView(e: StoredAuditEvent): { event: CelInput } {
   if (!view) {
     const fields: Array<[string, CelInput]> = [
       ['id', e.id], ['type', e.type], ['category', typeInfo(e.type).category], ['severity', severityName(e.severity)],
-      ['severity_level', BigInt(e.severity)], ['timestamp', timestampFromDate(e.timestamp)], ['user_id', e.userId],
+      ['severity_level', BigInt(e.severity)], ['timestamp', celTimestamp(e.timestamp, e.timestampSubMsNanos)], ['user_id', e.userId],
       ['entity_type', e.entityType], ['entity_id', e.entityId], ['action', e.action], ['result', e.result],
       ['metadata', celJson(e.metadata)], ['correlation_id', e.correlationId], ['source', e.source],
       ['sequence', BigInt(e.sequence)], ['received_at', timestampFromDate(e.receivedAt)],
@@ -40,6 +40,13 @@ function celView(e: StoredAuditEvent): { event: CelInput } {
     views.set(e, view);
   }
   return view;
+}
+
+/** A CEL timestamp with the event's nanoseconds below the millisecond (a Date holds milliseconds). */
+function celTimestamp(date: Date, subMsNanos = 0): ReturnType<typeof timestampFromDate> {
+  const t = timestampFromDate(date);
+  t.nanos += subMsNanos;
+  return t;
 }
 
 /** Struct-like metadata as CEL values, converted once so that each access is O(1). */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
 import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import { rfc3339 } from '../domain/time.js';
 
 /** The fields a hash covers: everything stored except the hash itself, metadata as its commitments. */
 export type HashInput = Omit<NewAuditEvent, 'metadata' | 'metadataSalts'>
@@ -48,14 +49,15 @@ export function drawSalts(metadata: Metadata): KeyedBytes {
 
 /**
  * The canonical encoding: a JSON array in a fixed field order, metadata as its commitments (hex, keys
- * sorted), times as ISO-8601 UTC (millisecond precision) and the previous hash as hex. Any change to
+ * sorted), times as RFC 3339 UTC (milliseconds; the event's timestamp with 6 or 9 fractional digits
+ * when it has nanoseconds below the millisecond, see rfc3339) and the previous hash as hex. Any change to
  * a stored field, including reordering events, changes the hash; no value maskable by redaction
  * enters it in clear.
  */
 export function canonicalEncoding(e: HashInput): string {
   const commitments = keyed(Object.entries(e.metadataCommitments).map(([k, v]) => [k, Buffer.from(v).toString('hex')] as const));
   return stringify([
-    e.id, e.type, e.severity, e.timestamp.toISOString(), e.userId, e.entityType, e.entityId, e.action,
+    e.id, e.type, e.severity, rfc3339(e.timestamp, e.timestampSubMsNanos), e.userId, e.entityType, e.entityId, e.action,
     e.result, commitments, e.correlationId, e.source, e.traceparent, e.sequence, e.receivedAt.toISOString(),
     Buffer.from(e.previousHash).toString('hex'),
   ]) as string;

@@ -19,6 +19,9 @@ export function migrate(db: Database.Database): void {
   }
   db.transaction(() => {
     if (version === 1) upgradeFromV1(db);
+    // Schema 3: the event's nanoseconds below the millisecond; rows written before had none (0), and a
+    // timestamp without them hashes as it always did (see rfc3339), so their chain is untouched.
+    if (version === 1 || version === 2) db.exec('ALTER TABLE events ADD COLUMN timestamp_sub_ms_nanos INTEGER NOT NULL DEFAULT 0');
     db.exec(DDL);
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
@@ -48,7 +51,7 @@ function upgradeFromV1(db: Database.Database): void {
   const anchor = meta.get('anchor')!;
   const page = db.prepare<[number, number], EventRow>(
     `SELECT sequence, id, type, severity, timestamp, user_id, entity_type, entity_id, action, result, metadata,
-            correlation_id, source, traceparent, received_at, previous_hash, hash, '{}', '{}'
+            correlation_id, source, traceparent, received_at, previous_hash, hash, '{}', '{}', 0
        FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`).raw(true);
   const update = db.prepare<[string, string, Buffer, Buffer, number]>(
     'UPDATE events SET salts = ?, commitments = ?, previous_hash = ?, hash = ? WHERE sequence = ?');

@@ -4,13 +4,14 @@ import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../d
 import { keyed } from './hash-chain.js';
 
 /** Bumped whenever the DDL below changes shape; stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * The events table holds every field of a StoredAuditEvent: times as integer milliseconds since the
- * epoch, metadata as JSON text, hashes as BLOBs, the metadata salts and commitments as JSON objects of
- * base64 strings (schema 2; see sqlite-migration.ts for databases written before). `sequence` is the rowid and is assigned by the log
- * (last + 1), never by SQLite.
+ * epoch (the event's timestamp with its nanoseconds below the millisecond beside it, schema 3),
+ * metadata as JSON text, hashes as BLOBs, the metadata salts and commitments as JSON objects of base64
+ * strings (schema 2). See sqlite-migration.ts for databases written before. `sequence` is the rowid
+ * and is assigned by the log (last + 1), never by SQLite.
  *
  * `meta` has two rows, each a (sequence, hash) pair:
  * - `last`: the newest sequence ever stored and its hash, so sequences continue (and the chain links)
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS events (
   previous_hash  BLOB    NOT NULL,
   hash           BLOB    NOT NULL,
   salts          TEXT    NOT NULL DEFAULT '{}',
-  commitments    TEXT    NOT NULL DEFAULT '{}'
+  commitments    TEXT    NOT NULL DEFAULT '{}',
+  timestamp_sub_ms_nanos INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_type_timestamp ON events (type, timestamp);
 CREATE INDEX IF NOT EXISTS events_timestamp ON events (timestamp);
@@ -70,7 +72,7 @@ INSERT OR IGNORE INTO meta (key, sequence, hash) VALUES ('last', 0, x''), ('anch
 /** Column list in table order, for SELECTs and the INSERT. */
 export const EVENT_COLUMNS =
   'sequence, id, type, severity, timestamp, user_id, entity_type, entity_id, action, result, metadata, ' +
-  'correlation_id, source, traceparent, received_at, previous_hash, hash, salts, commitments';
+  'correlation_id, source, traceparent, received_at, previous_hash, hash, salts, commitments, timestamp_sub_ms_nanos';
 
 /**
  * One row of `events` in column order, as a raw-mode statement returns it (arrays are markedly cheaper
@@ -96,6 +98,7 @@ export type EventRow = [
   hash: Buffer,
   salts: string,
   commitments: string,
+  timestampSubMsNanos: number,
 ];
 
 /** Positions in an EventRow that code outside the mapping needs. */
@@ -106,12 +109,13 @@ export const ROW_HASH = 16;
 /** The one place a row becomes a domain event. */
 export function rowToEvent(row: EventRow): StoredAuditEvent {
   const [sequence, id, type, severity, timestamp, userId, entityType, entityId, action, result, metadata,
-    correlationId, source, traceparent, receivedAt, previousHash, hash, salts, commitments] = row;
+    correlationId, source, traceparent, receivedAt, previousHash, hash, salts, commitments, timestampSubMsNanos] = row;
   return {
     id,
     type: type as EventType,
     severity: severity as Severity,
     timestamp: new Date(timestamp),
+    timestampSubMsNanos,
     userId,
     entityType,
     entityId,
@@ -153,6 +157,7 @@ export function eventToRow(e: StoredAuditEvent): EventRow {
     toBuffer(e.hash),
     keyedBytesJson(e.metadataSalts),
     keyedBytesJson(e.metadataCommitments),
+    e.timestampSubMsNanos ?? 0,
   ];
 }
 
@@ -175,6 +180,7 @@ export function normalizeEvent(e: NewAuditEvent): NewAuditEvent {
     type: e.type,
     severity: e.severity,
     timestamp: new Date(e.timestamp.getTime()),
+    timestampSubMsNanos: e.timestampSubMsNanos ?? 0,
     userId: e.userId,
     entityType: e.entityType,
     entityId: e.entityId,

@@ -12,6 +12,7 @@ import type { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { makeEvent, startServer, StreamReader, waitFor } from '../support/server.js';
 import { SseClient } from '../support/sse-client.js';
 import { WsClient } from '../support/ws-client.js';
+import { toTimestamp } from '../../src/contract/time-mapping.js';
 
 // The bridges promise canonical proto3 JSON, "as grpcurl shows it". This checks it with a parser that
 // shares nothing with the server's encoder: @bufbuild/protobuf, fed the descriptors server reflection
@@ -89,7 +90,7 @@ test('WebSocket and SSE send canonical proto3 JSON: what an independent parser r
     storage: { path: path.join(dir, 'audit.db'), retention: { max_events: 10 }, checkpoints: { key_file: path.join(dir, 'key.pem'), every_events: 5, every: '100ms' } },
   });
   try {
-    // Every kind of field: enums, timestamps (one on a whole second), nested metadata with lists, null,
+    // Every kind of field: enums, timestamps (one on a whole second, two with nanoseconds: 9 and 6 digits), nested metadata with lists, null,
     // booleans and numbers, the hashes and commitments (bytes, maps of bytes), the cursor token.
     const total = 30;
     for (let i = 1; i <= total; i++) {
@@ -98,7 +99,8 @@ test('WebSocket and SSE send canonical proto3 JSON: what an independent parser r
           type: i % 3 === 0 ? EventType.EVENT_TYPE_LOGIN_FAILED : EventType.EVENT_TYPE_PAYMENT_PROCESSED,
           severity: i % 2 ? Severity.SEVERITY_HIGH : Severity.SEVERITY_INFO,
           result: i % 4 === 0 ? Result.RESULT_FAILURE : Result.RESULT_SUCCESS,
-          timestamp: i === total ? new Date('2025-01-31T12:00:00Z') : new Date(Date.now() - 1000 + i),
+          timestamp: i === total - 1 ? { seconds: 1_738_324_800, nanos: 123_456_789 } : i === total - 2 ? { seconds: 1_738_324_800, nanos: 5_000 }
+            : toTimestamp(i === total ? new Date('2025-01-31T12:00:00Z') : new Date(Date.now() - 1000 + i)),
           correlationId: `corr-${i}`, source: 'bridge-json-test', action: 'pay',
           metadata: { amount: 12.5 * i, currency: 'EUR', tags: ['a', 'b'], nested: { ok: i % 2 === 0, none: null, n: i }, email: `u${i}@example.com` },
         }),

@@ -15,6 +15,7 @@ import { consume, fastKafka } from '../support/kafka-sink.js';
 import { SseClient } from '../support/sse-client.js';
 import { WsClient } from '../support/ws-client.js';
 import { cli } from '../support/cli.js';
+import { fromTimestamp } from '../../src/contract/time-mapping.js';
 
 /** A folder with an Ed25519 key pair and a config that turns checkpoints on. */
 function setup() {
@@ -58,7 +59,7 @@ test('checkpoints are signed, served and verifiable offline; a cut tail is refus
   let server = await startServer(config);
   await publishMany(server, 25);
   const cp = await checkpointAt(server, 25);
-  const domain = { sequence: cp.sequence, hash: cp.hash, time: cp.time, signature: cp.signature, keyId: cp.keyId };
+  const domain = { sequence: cp.sequence, hash: cp.hash, time: fromTimestamp(cp.time!).date, signature: cp.signature, keyId: cp.keyId };
   assert.equal(checkpointSignedBy(publicKey, domain), true);
   assert.equal(checkpointSignedBy(publicKey, { ...domain, sequence: 24 }), false, 'the signature binds the sequence');
   const lines = fs.readFileSync(`${db}.checkpoints`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));

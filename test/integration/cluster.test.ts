@@ -11,6 +11,7 @@ import type { AuditEvent } from '../../generated/audit/v1/event.js';
 import { type ClusterNode, startNode, stopNodes } from '../support/cluster.js';
 import { KafkaTestBroker } from '../support/kafka-broker/index.js';
 import { api, filterOf, healthStatus, makeEvent, StreamReader, waitFor, within } from '../support/server.js';
+import { toTimestamp } from '../../src/contract/time-mapping.js';
 
 let broker: KafkaTestBroker;
 let nodes: ClusterNode[] = [];
@@ -126,7 +127,7 @@ test('the same event id published on two nodes is stored once, also for a node s
   nodes.push(d);
   const late = await api(d.client).publish({ event: first });
   assert.equal(late.duplicate, true);
-  const replay = StreamReader.open(d.client, { filter: filterOf({ entityTypes: [type], timeRange: { start: new Date(Date.now() - 60_000), end: undefined } }) });
+  const replay = StreamReader.open(d.client, { filter: filterOf({ entityTypes: [type], timeRange: { start: toTimestamp(new Date(Date.now() - 60_000)), end: undefined } }) });
   const replayed = await replay.eventsUntil(3, 10_000);
   assert.deepEqual(replayed.map((e) => e.id).sort(), [first.id, racing.id, marker.id].sort());
   replay.cancel();

@@ -6,6 +6,8 @@ import { QueryOrder } from '../../generated/audit/v1/audit_service.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { queryPage } from '../support/history.js';
 import { filterOf, makeEvent, publish, StreamReader, withServer } from '../support/server.js';
+import { toTimestamp } from '../../src/contract/time-mapping.js';
+import type { Timestamp } from '../../generated/google/protobuf/timestamp.js';
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -27,7 +29,7 @@ test('replay hands over to live under concurrent publishing: no gap, no duplicat
 test('time ranges: in the past a finite stream, spanning now replay then live, in the future it waits then ends', () =>
   withServer({}, async (server) => {
     const now = Date.now();
-    const at = (ms: number): Date => new Date(now + ms);
+    const at = (ms: number): Timestamp => toTimestamp(new Date(now + ms));
     await publish(server.client, { entityId: 'old-1', timestamp: at(-60_000) });
     await publish(server.client, { entityId: 'old-2', timestamp: at(-30_000) });
     await publish(server.client, { entityId: 'older', timestamp: at(-120_000) });
@@ -38,14 +40,14 @@ test('time ranges: in the past a finite stream, spanning now replay then live, i
 
     const spanning = StreamReader.open(server.client, { filter: filterOf({ timeRange: { start: at(-45_000), end: at(60_000) } }) });
     await spanning.eventsUntil(1);
-    await publish(server.client, { entityId: 'live', timestamp: new Date() });
+    await publish(server.client, { entityId: 'live', timestamp: toTimestamp(new Date()) });
     assert.deepEqual((await spanning.eventsUntil(2)).map((e) => e.entityId), ['old-2', 'live']);
     spanning.cancel();
 
-    const future = StreamReader.open(server.client, { filter: filterOf({ timeRange: { start: new Date(Date.now() + 100), end: new Date(Date.now() + 400) } }) });
+    const future = StreamReader.open(server.client, { filter: filterOf({ timeRange: { start: toTimestamp(new Date(Date.now() + 100)), end: toTimestamp(new Date(Date.now() + 400)) } }) });
     await future.started();
-    await publish(server.client, { entityId: 'too-early', timestamp: new Date() });
-    await publish(server.client, { entityId: 'in-range', timestamp: new Date(Date.now() + 200) });
+    await publish(server.client, { entityId: 'too-early', timestamp: toTimestamp(new Date()) });
+    await publish(server.client, { entityId: 'in-range', timestamp: toTimestamp(new Date(Date.now() + 200)) });
     assert.equal(await future.ended(), 'OK');
     assert.deepEqual(future.events.map((e) => e.entityId), ['in-range']);
   }));

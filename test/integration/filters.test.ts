@@ -3,6 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Filter } from '../../generated/audit/v1/audit_service.js';
 import { EventType, Result, Severity, type AuditEvent } from '../../generated/audit/v1/event.js';
 import { filterOf, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
+import { toTimestamp } from '../../src/contract/time-mapping.js';
+import type { Timestamp } from '../../generated/google/protobuf/timestamp.js';
 
 const { EVENT_TYPE_CALL_CREATED: CALL_CREATED, EVENT_TYPE_BID_ACCEPTED: BID_ACCEPTED, EVENT_TYPE_LOGIN_FAILED: LOGIN_FAILED } = EventType;
 const { SEVERITY_INFO: INFO, SEVERITY_MEDIUM: MEDIUM, SEVERITY_HIGH: HIGH, SEVERITY_CRITICAL: CRITICAL } = Severity;
@@ -10,7 +12,7 @@ const { SEVERITY_INFO: INFO, SEVERITY_MEDIUM: MEDIUM, SEVERITY_HIGH: HIGH, SEVER
 /** A varied set of events; each case below subscribes, publishes all of them and checks what arrives. */
 // In the future, so time ranges select among live events (replay of past ranges is the log's test).
 const T0 = new Date(Date.now() + 3_600_000);
-const minutes = (m: number): Date => new Date(T0.getTime() + m * 60_000);
+const minutes = (m: number): Timestamp => toTimestamp(new Date(T0.getTime() + m * 60_000));
 const corpus: Partial<AuditEvent>[] = [
   { type: CALL_CREATED, severity: INFO, entityType: 'call', entityId: 'c1', userId: 'alice', timestamp: minutes(0), metadata: { amount: 10 } },
   { type: CALL_CREATED, severity: HIGH, entityType: 'call', entityId: 'c2', userId: 'bob', timestamp: minutes(1), metadata: { amount: 500 } },

@@ -9,6 +9,7 @@ import { SseClient } from '../support/sse-client.js';
 import { WsClient } from '../support/ws-client.js';
 import { bearer, SECRET, token } from '../support/security.js';
 import { filterOf, makeEvent, startServer, StreamReader, type TestServer } from '../support/server.js';
+import { fromTimestamp } from '../../src/contract/time-mapping.js';
 
 /**
  * A masked caller must not be able to read a masked value back through its filters: for each path a
@@ -117,7 +118,7 @@ describe('a masked caller learns nothing about a masked value from its filters',
     // What anyone can recompute from what it received: the hash over the commitments.
     const recomputed = computeHash({
       ...seen!, type: eventTypeFromProto(seen!.type)!, result: resultFromProto(seen!.result)!, severity: seen!.severity as number as Severity,
-      timestamp: seen!.timestamp!, receivedAt: seen!.receivedAt!, sequence: Number(seen!.sequence),
+      timestamp: fromTimestamp(seen!.timestamp!).date, timestampSubMsNanos: fromTimestamp(seen!.timestamp!).subMsNanos, receivedAt: fromTimestamp(seen!.receivedAt!).date, sequence: Number(seen!.sequence),
     });
     assert.deepEqual(recomputed, seen!.hash);
     assert.deepEqual(seen!.hash, clear!.hash);

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { EventType, Severity } from '../../generated/audit/v1/event.js';
 import { makeEvent, publish, startServer, waitFor } from '../support/server.js';
 import { WsClient } from '../support/ws-client.js';
+import { toTimestamp } from '../../src/contract/time-mapping.js';
 
 const { EVENT_TYPE_CALL_CREATED: CALL_CREATED, EVENT_TYPE_BID_ACCEPTED: BID_ACCEPTED } = EventType;
 const { SEVERITY_INFO: INFO, SEVERITY_HIGH: HIGH } = Severity;
@@ -50,7 +51,7 @@ test('several filtered subscriptions on one connection; unsubscribe; the end of 
 
     // A time range that is over replays what it covers, then ends.
     const hourAgo = Date.now() - 3_600_000;
-    await publish(server.client, { entityId: 'old', timestamp: new Date(hourAgo) });
+    await publish(server.client, { entityId: 'old', timestamp: toTimestamp(new Date(hourAgo)) });
     const window = { start: new Date(hourAgo - 60_000).toISOString(), end: new Date(hourAgo + 60_000).toISOString() };
     await ws.subscribe('past', { filter: { time_range: window } });
     assert.equal((await ws.frame('ended', 'past')).reason, 'completed');

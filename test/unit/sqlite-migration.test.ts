@@ -51,8 +51,40 @@ test('a schema 1 log whose chain is broken is refused, not laundered into a vali
   const raw = new Database(file);
   raw.prepare("UPDATE events SET metadata = json_set(metadata, '$.note', 'forged') WHERE sequence = 6").run();
   raw.close();
-  assert.throws(() => new SqliteEventLog({ path: file, clock }), /cannot upgrade the event log to schema 2: its chain is broken \(sequence 6 does not reproduce its hash\)/);
+  assert.throws(() => new SqliteEventLog({ path: file, clock }), /cannot upgrade the event log to schema 3: its chain is broken \(sequence 6 does not reproduce its hash\)/);
   const untouched = new Database(file, { readonly: true });
   assert.equal(untouched.pragma('user_version', { simple: true }), 1, 'the failed upgrade left the file as it was');
   untouched.close();
+});
+
+/**
+ * test/fixtures/v2-log.db was written by the schema 2 code (commit 647d5cc), which kept timestamps to
+ * the millisecond: 4 events with metadata commitments.
+ */
+test('a schema 2 log gains the sub-millisecond column: its hashes are untouched, and new events keep their nanoseconds', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-v2-')), 'log.db');
+  fs.copyFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'v2-log.db'), file);
+  const before = new Database(file, { readonly: true });
+  const oldHashes = (before.prepare('SELECT hash FROM events ORDER BY sequence').all() as Array<{ hash: Buffer }>).map((r) => r.hash.toString('hex'));
+  before.close();
+  const log = new SqliteEventLog({ path: file, clock });
+  assert.deepEqual(log.verifyChain(), { ok: true, checked: 4, firstSequence: 1, lastSequence: 4 });
+  const events = log.readAfter(0, 100);
+  assert.deepEqual(events.map((e) => Buffer.from(e.hash).toString('hex')), oldHashes, 'rows written before keep their hashes');
+  assert.deepEqual(events.map((e) => e.timestampSubMsNanos), [0, 0, 0, 0]);
+  const [next] = await log.append([{ ...events[0]!, id: '00000000-0000-4000-8000-000000000099', timestampSubMsNanos: 456_789, metadataSalts: undefined }]);
+  assert.equal(next!.event.timestampSubMsNanos, 456_789);
+  await log.close();
+  const again = new SqliteEventLog({ path: file, clock });
+  assert.equal(again.readAfter(4, 1)[0]!.timestampSubMsNanos, 456_789);
+  assert.deepEqual(again.verifyChain(), { ok: true, checked: 5, firstSequence: 1, lastSequence: 5 });
+  await again.close();
+  const raw = new Database(file);
+  assert.equal(raw.pragma('user_version', { simple: true }), 3);
+  // The nanoseconds are in the chain: changing them is tampering.
+  raw.prepare('UPDATE events SET timestamp_sub_ms_nanos = 456788 WHERE sequence = 5').run();
+  raw.close();
+  const tampered = new SqliteEventLog({ path: file, clock });
+  assert.equal(tampered.verifyChain().ok, false);
+  await tampered.close();
 });

@@ -244,14 +244,18 @@ export interface Filter {
   categories: string[];
 }
 
-/** An inclusive time range; either end may be absent (open). */
+/**
+ * An inclusive time range; either end may be absent (open).
+ * Bounds compare at millisecond precision: nanoseconds below the millisecond are ignored on both sides
+ * (use a CEL expression on event.timestamp for finer bounds).
+ */
 export interface TimeRange {
   /** Earliest timestamp to receive. */
   start:
-    | Date
+    | Timestamp
     | undefined;
   /** Latest timestamp to receive. */
-  end: Date | undefined;
+  end: Timestamp | undefined;
 }
 
 /** Opens a subscription. */
@@ -322,7 +326,7 @@ export interface Heartbeat {
   cursor: number;
   /** When the server sent it. */
   serverTime:
-    | Date
+    | Timestamp
     | undefined;
   /** The same position as a token for after_cursor (what a cluster node hands out). */
   resumeCursor: string;
@@ -345,7 +349,7 @@ export interface Checkpoint {
   hash: Buffer;
   /** When it was signed. */
   time:
-    | Date
+    | Timestamp
     | undefined;
   /** Ed25519 signature (64 bytes). */
   signature: Buffer;
@@ -441,7 +445,7 @@ export interface GetStatsResponse {
   lastSequence: number;
   /** When the server started. */
   startedAt:
-    | Date
+    | Timestamp
     | undefined;
   /** The Kafka forwarder; absent when kafka.enabled is false. */
   kafka: KafkaStats | undefined;
@@ -489,7 +493,7 @@ export interface SubscriptionInfo {
     | undefined;
   /** When it was opened. */
   createdAt:
-    | Date
+    | Timestamp
     | undefined;
   /** Events that matched its filter. */
   matched: number;
@@ -630,11 +634,11 @@ export interface DeadLetter {
   attempts: number;
   /** When Kafka first refused it. */
   firstFailedAt:
-    | Date
+    | Timestamp
     | undefined;
   /** When Kafka last refused it. */
   lastFailedAt:
-    | Date
+    | Timestamp
     | undefined;
   /** The event; absent when retention has removed it from the log (it cannot be redriven then). */
   event: AuditEvent | undefined;
@@ -1569,10 +1573,10 @@ function createBaseTimeRange(): TimeRange {
 export const TimeRange: MessageFns<TimeRange> = {
   encode(message: TimeRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.start !== undefined) {
-      Timestamp.encode(toTimestamp(message.start), writer.uint32(10).fork()).join();
+      Timestamp.encode(message.start, writer.uint32(10).fork()).join();
     }
     if (message.end !== undefined) {
-      Timestamp.encode(toTimestamp(message.end), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.end, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1595,7 +1599,7 @@ export const TimeRange: MessageFns<TimeRange> = {
               break;
             }
 
-            message.start = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.start = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -1603,7 +1607,7 @@ export const TimeRange: MessageFns<TimeRange> = {
               break;
             }
 
-            message.end = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.end = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1628,10 +1632,10 @@ export const TimeRange: MessageFns<TimeRange> = {
   toJSON(message: TimeRange): unknown {
     const obj: any = {};
     if (message.start !== undefined) {
-      obj.start = message.start.toISOString();
+      obj.start = fromTimestamp(message.start).toISOString();
     }
     if (message.end !== undefined) {
-      obj.end = message.end.toISOString();
+      obj.end = fromTimestamp(message.end).toISOString();
     }
     return obj;
   },
@@ -1641,8 +1645,10 @@ export const TimeRange: MessageFns<TimeRange> = {
   },
   fromPartial(object: DeepPartial<TimeRange>): TimeRange {
     const message = createBaseTimeRange();
-    message.start = object.start ?? undefined;
-    message.end = object.end ?? undefined;
+    message.start = (object.start !== undefined && object.start !== null)
+      ? Timestamp.fromPartial(object.start)
+      : undefined;
+    message.end = (object.end !== undefined && object.end !== null) ? Timestamp.fromPartial(object.end) : undefined;
     return message;
   },
 };
@@ -2109,7 +2115,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
       writer.uint32(8).uint64(message.cursor);
     }
     if (message.serverTime !== undefined) {
-      Timestamp.encode(toTimestamp(message.serverTime), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.serverTime, writer.uint32(18).fork()).join();
     }
     if (message.resumeCursor !== "") {
       writer.uint32(26).string(message.resumeCursor);
@@ -2146,7 +2152,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
               break;
             }
 
-            message.serverTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.serverTime = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -2200,7 +2206,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
       obj.cursor = Math.round(message.cursor);
     }
     if (message.serverTime !== undefined) {
-      obj.serverTime = message.serverTime.toISOString();
+      obj.serverTime = fromTimestamp(message.serverTime).toISOString();
     }
     if (message.resumeCursor !== "") {
       obj.resumeCursor = message.resumeCursor;
@@ -2217,7 +2223,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
   fromPartial(object: DeepPartial<Heartbeat>): Heartbeat {
     const message = createBaseHeartbeat();
     message.cursor = object.cursor ?? 0;
-    message.serverTime = object.serverTime ?? undefined;
+    message.serverTime = (object.serverTime !== undefined && object.serverTime !== null)
+      ? Timestamp.fromPartial(object.serverTime)
+      : undefined;
     message.resumeCursor = object.resumeCursor ?? "";
     message.checkpoint = (object.checkpoint !== undefined && object.checkpoint !== null)
       ? Checkpoint.fromPartial(object.checkpoint)
@@ -2239,7 +2247,7 @@ export const Checkpoint: MessageFns<Checkpoint> = {
       writer.uint32(18).bytes(message.hash);
     }
     if (message.time !== undefined) {
-      Timestamp.encode(toTimestamp(message.time), writer.uint32(26).fork()).join();
+      Timestamp.encode(message.time, writer.uint32(26).fork()).join();
     }
     if (message.signature.length !== 0) {
       writer.uint32(34).bytes(message.signature);
@@ -2284,7 +2292,7 @@ export const Checkpoint: MessageFns<Checkpoint> = {
               break;
             }
 
-            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.time = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -2338,7 +2346,7 @@ export const Checkpoint: MessageFns<Checkpoint> = {
       obj.hash = base64FromBytes(message.hash);
     }
     if (message.time !== undefined) {
-      obj.time = message.time.toISOString();
+      obj.time = fromTimestamp(message.time).toISOString();
     }
     if (message.signature.length !== 0) {
       obj.signature = base64FromBytes(message.signature);
@@ -2356,7 +2364,7 @@ export const Checkpoint: MessageFns<Checkpoint> = {
     const message = createBaseCheckpoint();
     message.sequence = object.sequence ?? 0;
     message.hash = object.hash ?? Buffer.alloc(0);
-    message.time = object.time ?? undefined;
+    message.time = (object.time !== undefined && object.time !== null) ? Timestamp.fromPartial(object.time) : undefined;
     message.signature = object.signature ?? Buffer.alloc(0);
     message.keyId = object.keyId ?? "";
     return message;
@@ -3160,7 +3168,7 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
       writer.uint32(56).uint64(message.lastSequence);
     }
     if (message.startedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.startedAt), writer.uint32(66).fork()).join();
+      Timestamp.encode(message.startedAt, writer.uint32(66).fork()).join();
     }
     if (message.kafka !== undefined) {
       KafkaStats.encode(message.kafka, writer.uint32(74).fork()).join();
@@ -3242,7 +3250,7 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
               break;
             }
 
-            message.startedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.startedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 9: {
@@ -3327,7 +3335,7 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
       obj.lastSequence = Math.round(message.lastSequence);
     }
     if (message.startedAt !== undefined) {
-      obj.startedAt = message.startedAt.toISOString();
+      obj.startedAt = fromTimestamp(message.startedAt).toISOString();
     }
     if (message.kafka !== undefined) {
       obj.kafka = KafkaStats.toJSON(message.kafka);
@@ -3347,7 +3355,9 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     message.lanes = object.lanes?.map((e) => LaneStats.fromPartial(e)) || [];
     message.activeSubscriptions = object.activeSubscriptions ?? 0;
     message.lastSequence = object.lastSequence ?? 0;
-    message.startedAt = object.startedAt ?? undefined;
+    message.startedAt = (object.startedAt !== undefined && object.startedAt !== null)
+      ? Timestamp.fromPartial(object.startedAt)
+      : undefined;
     message.kafka = (object.kafka !== undefined && object.kafka !== null)
       ? KafkaStats.fromPartial(object.kafka)
       : undefined;
@@ -3747,7 +3757,7 @@ export const SubscriptionInfo: MessageFns<SubscriptionInfo> = {
       Filter.encode(message.filter, writer.uint32(18).fork()).join();
     }
     if (message.createdAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(26).fork()).join();
+      Timestamp.encode(message.createdAt, writer.uint32(26).fork()).join();
     }
     if (message.matched !== 0) {
       writer.uint32(32).uint64(message.matched);
@@ -3813,7 +3823,7 @@ export const SubscriptionInfo: MessageFns<SubscriptionInfo> = {
               break;
             }
 
-            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -3938,7 +3948,7 @@ export const SubscriptionInfo: MessageFns<SubscriptionInfo> = {
       obj.filter = Filter.toJSON(message.filter);
     }
     if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
     if (message.matched !== 0) {
       obj.matched = Math.round(message.matched);
@@ -3979,7 +3989,9 @@ export const SubscriptionInfo: MessageFns<SubscriptionInfo> = {
     message.filter = (object.filter !== undefined && object.filter !== null)
       ? Filter.fromPartial(object.filter)
       : undefined;
-    message.createdAt = object.createdAt ?? undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
     message.matched = object.matched ?? 0;
     message.delivered = object.delivered ?? 0;
     message.dropped = object.dropped ?? 0;
@@ -5007,10 +5019,10 @@ export const DeadLetter: MessageFns<DeadLetter> = {
       writer.uint32(48).uint32(message.attempts);
     }
     if (message.firstFailedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.firstFailedAt), writer.uint32(58).fork()).join();
+      Timestamp.encode(message.firstFailedAt, writer.uint32(58).fork()).join();
     }
     if (message.lastFailedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.lastFailedAt), writer.uint32(66).fork()).join();
+      Timestamp.encode(message.lastFailedAt, writer.uint32(66).fork()).join();
     }
     if (message.event !== undefined) {
       AuditEvent.encode(message.event, writer.uint32(74).fork()).join();
@@ -5084,7 +5096,7 @@ export const DeadLetter: MessageFns<DeadLetter> = {
               break;
             }
 
-            message.firstFailedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.firstFailedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 8: {
@@ -5092,7 +5104,7 @@ export const DeadLetter: MessageFns<DeadLetter> = {
               break;
             }
 
-            message.lastFailedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.lastFailedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 9: {
@@ -5162,10 +5174,10 @@ export const DeadLetter: MessageFns<DeadLetter> = {
       obj.attempts = Math.round(message.attempts);
     }
     if (message.firstFailedAt !== undefined) {
-      obj.firstFailedAt = message.firstFailedAt.toISOString();
+      obj.firstFailedAt = fromTimestamp(message.firstFailedAt).toISOString();
     }
     if (message.lastFailedAt !== undefined) {
-      obj.lastFailedAt = message.lastFailedAt.toISOString();
+      obj.lastFailedAt = fromTimestamp(message.lastFailedAt).toISOString();
     }
     if (message.event !== undefined) {
       obj.event = AuditEvent.toJSON(message.event);
@@ -5184,8 +5196,12 @@ export const DeadLetter: MessageFns<DeadLetter> = {
     message.reason = object.reason ?? "";
     message.message = object.message ?? "";
     message.attempts = object.attempts ?? 0;
-    message.firstFailedAt = object.firstFailedAt ?? undefined;
-    message.lastFailedAt = object.lastFailedAt ?? undefined;
+    message.firstFailedAt = (object.firstFailedAt !== undefined && object.firstFailedAt !== null)
+      ? Timestamp.fromPartial(object.firstFailedAt)
+      : undefined;
+    message.lastFailedAt = (object.lastFailedAt !== undefined && object.lastFailedAt !== null)
+      ? Timestamp.fromPartial(object.lastFailedAt)
+      : undefined;
     message.event = (object.event !== undefined && object.event !== null)
       ? AuditEvent.fromPartial(object.event)
       : undefined;
@@ -6393,13 +6409,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -508,10 +508,11 @@ export interface AuditEvent {
   severity: Severity;
   /**
    * When it happened, by the publisher's clock. When absent, the time the server accepted the event.
-   * Filter time ranges apply to this field.
+   * Filter time ranges apply to this field. Kept to the nanosecond: stored, returned, hashed and seen
+   * by CEL exactly as sent.
    */
   timestamp:
-    | Date
+    | Timestamp
     | undefined;
   /** The acting user; may be empty for system events. At most 256 characters. */
   userId: string;
@@ -544,7 +545,7 @@ export interface AuditEvent {
   sequence: number;
   /** Set by the server: when the event was stored. Ignored on publish. */
   receivedAt:
-    | Date
+    | Timestamp
     | undefined;
   /** Set by the server: the hash of the event stored just before this one (empty for the first). */
   previousHash: Buffer;
@@ -625,7 +626,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       writer.uint32(24).int32(message.severity);
     }
     if (message.timestamp !== undefined) {
-      Timestamp.encode(toTimestamp(message.timestamp), writer.uint32(34).fork()).join();
+      Timestamp.encode(message.timestamp, writer.uint32(34).fork()).join();
     }
     if (message.userId !== "") {
       writer.uint32(42).string(message.userId);
@@ -658,7 +659,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       writer.uint32(112).uint64(message.sequence);
     }
     if (message.receivedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(122).fork()).join();
+      Timestamp.encode(message.receivedAt, writer.uint32(122).fork()).join();
     }
     if (message.previousHash.length !== 0) {
       writer.uint32(130).bytes(message.previousHash);
@@ -720,7 +721,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
               break;
             }
 
-            message.timestamp = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.timestamp = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 5: {
@@ -808,7 +809,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
               break;
             }
 
-            message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.receivedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 16: {
@@ -982,7 +983,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       obj.severity = severityToJSON(message.severity);
     }
     if (message.timestamp !== undefined) {
-      obj.timestamp = message.timestamp.toISOString();
+      obj.timestamp = fromTimestamp(message.timestamp).toISOString();
     }
     if (message.userId !== "") {
       obj.userId = message.userId;
@@ -1015,7 +1016,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       obj.sequence = Math.round(message.sequence);
     }
     if (message.receivedAt !== undefined) {
-      obj.receivedAt = message.receivedAt.toISOString();
+      obj.receivedAt = fromTimestamp(message.receivedAt).toISOString();
     }
     if (message.previousHash.length !== 0) {
       obj.previousHash = base64FromBytes(message.previousHash);
@@ -1055,7 +1056,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.id = object.id ?? "";
     message.type = object.type ?? 0;
     message.severity = object.severity ?? 0;
-    message.timestamp = object.timestamp ?? undefined;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
+      ? Timestamp.fromPartial(object.timestamp)
+      : undefined;
     message.userId = object.userId ?? "";
     message.entityType = object.entityType ?? "";
     message.entityId = object.entityId ?? "";
@@ -1066,7 +1069,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.source = object.source ?? "";
     message.traceparent = object.traceparent ?? "";
     message.sequence = object.sequence ?? 0;
-    message.receivedAt = object.receivedAt ?? undefined;
+    message.receivedAt = (object.receivedAt !== undefined && object.receivedAt !== null)
+      ? Timestamp.fromPartial(object.receivedAt)
+      : undefined;
     message.previousHash = object.previousHash ?? Buffer.alloc(0);
     message.hash = object.hash ?? Buffer.alloc(0);
     message.cursor = object.cursor ?? "";
@@ -1289,13 +1294,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

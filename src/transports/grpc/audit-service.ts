@@ -26,6 +26,7 @@ import { createErasureHandler } from './erasure-handler.js';
 import { createHistoryHandlers } from './history-handlers.js';
 import { toGrpcError } from './status.js';
 import { GrpcStreamSink } from './stream-sink.js';
+import { toTimestamp } from '../../contract/time-mapping.js';
 
 export interface AuditServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -71,7 +72,7 @@ export function subscriptionInfo(sub: Subscription, lastSequence: number): Subsc
   return {
     subscriptionId: sub.id,
     filter: toProtoFilter(sub.filter.source),
-    createdAt: sub.createdAt,
+    createdAt: toTimestamp(sub.createdAt),
     ...sub.counters,
     lag: Math.max(0, lastSequence - sub.resumeCursor()),
     mode: sub.mode,
@@ -214,7 +215,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
           eventsPublished: counters.published, eventsFailed: counters.failed, duplicates: counters.duplicates,
           eventsDropped: dispatcher.droppedTotal(),
           lanes, activeSubscriptions: dispatcher.registry.size, lastSequence: dispatcher.log.lastSequence(),
-          startedAt: dispatcher.startedAt,
+          startedAt: toTimestamp(dispatcher.startedAt),
           kafka: kafkaStats(deps.kafka),
         };
       });

@@ -9,6 +9,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { RedriveOutcome as Outcome } from '../kafka/dead-letter-ops.js';
 import type { KafkaSink } from '../kafka/index.js';
 import { toGrpcError } from './status.js';
+import { toTimestamp } from '../../contract/time-mapping.js';
 
 export interface DeadLetterDeps {
   /** Undefined when kafka.enabled is false. */
@@ -63,8 +64,8 @@ export function createDeadLetterHandlers(deps: DeadLetterDeps) {
             reason: letter.reason,
             message: letter.message,
             attempts: letter.attempts,
-            firstFailedAt: letter.firstFailedAt,
-            lastFailedAt: letter.lastFailedAt,
+            firstFailedAt: toTimestamp(letter.firstFailedAt),
+            lastFailedAt: toTimestamp(letter.lastFailedAt),
             event: event && toProtoEvent(event),
           })),
           nextPageToken: page.nextAfter === undefined ? '' : String(page.nextAfter),

@@ -5,6 +5,7 @@ import type { SubscribeRequest, SubscribeResponse } from '../../../generated/aud
 import type { StreamSink } from '../../dispatch/pump.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import { eventsFrame } from './wire.js';
+import { toTimestamp } from '../../contract/time-mapping.js';
 
 /** A Subscribe stream as the pump sees it: write() false means wait for 'drain'. */
 export class GrpcStreamSink implements StreamSink {
@@ -29,7 +30,7 @@ export class GrpcStreamSink implements StreamSink {
   }
 
   sendHeartbeat(cursor: number, checkpoint?: Checkpoint): boolean {
-    const heartbeat = { cursor, serverTime: new Date(), resumeCursor: this.tokenAt(cursor), checkpoint: checkpoint && toProtoCheckpoint(checkpoint) };
+    const heartbeat = { cursor, serverTime: toTimestamp(new Date()), resumeCursor: this.tokenAt(cursor), checkpoint: checkpoint && toProtoCheckpoint(checkpoint) };
     return this.write({ kind: { $case: 'heartbeat', heartbeat } });
   }
 
