@@ -48,6 +48,8 @@ export interface EventLog {
    * no file); resolves with the head the copy holds. Absent where the log is not one local file.
    */
   backup?(destination: string, progress: (copied: number, total: number) => void): Promise<{ sequence: number; hash: Uint8Array }>;
+  /** The file holding the log, where it is one local file (a backup's temporary copy goes beside it). */
+  readonly file?: string;
   /** Whether an append could be committed now (health); never throws. */
   checkWritable(): boolean;
   /** Why the last write failed (cause, path), until a write succeeds; absent when unknown. */

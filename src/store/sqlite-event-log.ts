@@ -260,6 +260,10 @@ export class SqliteEventLog implements EventLog {
   }
 
   /** The connection, for tables that belong with the events (the Kafka forwarder's dead letters). */
+  get file(): string {
+    return this.database.name;
+  }
+
   get database(): Database.Database {
     return this.db;
   }

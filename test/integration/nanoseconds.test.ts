@@ -65,7 +65,7 @@ test('a timestamp keeps its nanoseconds: stored, on gRPC, WebSocket, SSE, the HT
     const stored = await readAll(server.client, QueryOrder.QUERY_ORDER_ASCENDING);
     assert.deepEqual(stored.map((e) => [e.entityId, e.timestamp]), [['nanos', SENT], ['marker', { seconds: 1_600_000_000, nanos: 0 }], ['http', HTTP_SENT]]);
     const chain = await verifyChain(server);
-    assert.equal(chain.ok, true, chain.message);
+    assert.equal(chain.ok, true, JSON.stringify(chain.firstBreak));
     const query = await cli(['query', '--server', server.address, '--order', 'asc', '--json']);
     assert.equal(query.code, 0, query.stderr);
     const printed = query.stdout.trim().split('\n').map((line) => JSON.parse(line) as { timestamp: string });

@@ -3,13 +3,9 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { BackupRequest, BackupResponse } from '../../../generated/audit/v1/audit_service.js';
 import { AppError } from '../../domain/errors.js';
 import type { EventLog } from '../../domain/ports.js';
-import type { Logger } from '../../observability/logger.js';
-import type { Security } from '../../security/security.js';
 import { removeDatabaseFiles, tempFileBeside } from '../../store/sqlite-backup.js';
-import { SqliteEventLog } from '../../store/sqlite-event-log.js';
-import { callerOf } from './caller.js';
 import { drained } from './drained.js';
-import { toGrpcError } from './status.js';
+import { type PipelineDeps, serverStream } from './pipeline.js';
 
 class Cancelled extends Error {}
 
@@ -31,34 +27,28 @@ const PROGRESS_INTERVAL_MS = 250;
  * copy of the log, unlike a small /tmp), is streamed as progress messages, the file's bytes, then its
  * head (read from the copy itself), and is deleted afterwards, also when the caller cancels or it fails.
  */
-export function createBackupHandler(deps: { log: EventLog; security: Security; logger: Logger }) {
-  return (call: ServerWritableStream<BackupRequest, BackupResponse>): void => {
-    let temp: string | undefined;
+export function createBackupHandler(deps: PipelineDeps & { eventLog: EventLog }) {
+  return serverStream<BackupRequest, BackupResponse>(deps, 'Backup', 'ops', async (call) => {
     const started = performance.now();
-    backup(call, deps, (file) => (temp = file))
-      .then((head) => {
-        if (!head) return; // cancelled
-        deps.logger.info({ rpc: 'Backup', sequence: head.sequence, bytes: head.bytes, ms: Math.round(performance.now() - started) }, 'backup sent');
-        call.end();
-      })
-      .catch((err: unknown) => {
-        if (!call.cancelled) call.emit('error', toGrpcError(err, deps.logger));
-      })
-      .finally(() => {
-        if (temp) removeDatabaseFiles(temp);
-      });
-  };
+    let temp: string | undefined;
+    try {
+      const head = await backup(call, deps.eventLog, (file) => (temp = file));
+      if (!head) return; // cancelled
+      deps.log.info({ rpc: 'Backup', sequence: head.sequence, bytes: head.bytes, ms: Math.round(performance.now() - started) }, 'backup sent');
+      call.end();
+    } finally {
+      if (temp) removeDatabaseFiles(temp);
+    }
+  });
 }
 
 async function backup(
   call: ServerWritableStream<BackupRequest, BackupResponse>,
-  deps: { log: EventLog; security: Security },
+  log: EventLog,
   usingTemp: (file: string) => void,
 ): Promise<{ sequence: number; bytes: number } | undefined> {
-  deps.security.requireOps(await callerOf(deps.security, call));
-  const { log } = deps;
-  if (!log.backup) throw new AppError('FAILED_PRECONDITION', 'backup needs the SQLite log (storage.type sqlite)');
-  const temp = tempFileBeside(log instanceof SqliteEventLog ? log.database.name : '', 'backup');
+  if (!log.backup || log.file === undefined) throw new AppError('FAILED_PRECONDITION', 'backup needs the SQLite log (storage.type sqlite)');
+  const temp = tempFileBeside(log.file, 'backup');
   usingTemp(temp);
 
   const progress = (pagesCopied: number, pagesTotal: number): void => {

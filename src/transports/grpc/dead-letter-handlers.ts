@@ -1,20 +1,17 @@
-import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import {
   type KafkaStats, type ListDeadLettersRequest, type ListDeadLettersResponse, type RedriveDeadLettersRequest,
   type RedriveDeadLettersResponse, RedriveOutcome,
 } from '../../../generated/audit/v1/audit_service.js';
 import { toProtoEvent } from '../../contract/event-mapping.js';
 import { AppError } from '../../domain/errors.js';
-import type { Logger } from '../../observability/logger.js';
 import type { RedriveOutcome as Outcome } from '../kafka/dead-letter-ops.js';
 import type { KafkaSink } from '../kafka/index.js';
-import { toGrpcError } from './status.js';
+import { type PipelineDeps, unary } from './pipeline.js';
 import { toTimestamp } from '../../contract/time-mapping.js';
 
-export interface DeadLetterDeps {
+export interface DeadLetterDeps extends PipelineDeps {
   /** Undefined when kafka.enabled is false. */
   readonly kafka: KafkaSink | undefined;
-  readonly logger: Logger;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -41,57 +38,39 @@ export function createDeadLetterHandlers(deps: DeadLetterDeps) {
     if (!deps.kafka) throw new AppError('FAILED_PRECONDITION', 'kafka.enabled is false: there is no Kafka forwarder and no dead letters');
     return deps.kafka;
   };
-  const answer = <T>(callback: sendUnaryData<T>, work: () => Promise<T> | T): void => {
-    Promise.resolve()
-      .then(work)
-      .then((value) => callback(null, value), (err: unknown) => callback(toGrpcError(err, deps.logger)));
-  };
-
   return {
-    listDeadLetters(
-      call: ServerUnaryCall<ListDeadLettersRequest, ListDeadLettersResponse>,
-      callback: sendUnaryData<ListDeadLettersResponse>,
-    ): void {
-      answer(callback, () => {
-        const { limit, pageToken } = call.request;
-        const after = parsePageToken(pageToken);
-        const page = sink().deadLetters.list(after, checkLimit(limit));
-        return {
-          deadLetters: page.letters.map(({ letter, event }) => ({
-            sequence: letter.sequence,
-            eventId: letter.eventId,
-            topic: letter.destination,
-            reason: letter.reason,
-            message: letter.message,
-            attempts: letter.attempts,
-            firstFailedAt: toTimestamp(letter.firstFailedAt),
-            lastFailedAt: toTimestamp(letter.lastFailedAt),
-            event: event && toProtoEvent(event),
-          })),
-          nextPageToken: page.nextAfter === undefined ? '' : String(page.nextAfter),
-          total: page.total,
-        };
-      });
-    },
+    listDeadLetters: unary<ListDeadLettersRequest, ListDeadLettersResponse>(deps, 'ListDeadLetters', 'ops', ({ limit, pageToken }) => {
+      const after = parsePageToken(pageToken);
+      const page = sink().deadLetters.list(after, checkLimit(limit));
+      return {
+        deadLetters: page.letters.map(({ letter, event }) => ({
+          sequence: letter.sequence,
+          eventId: letter.eventId,
+          topic: letter.destination,
+          reason: letter.reason,
+          message: letter.message,
+          attempts: letter.attempts,
+          firstFailedAt: toTimestamp(letter.firstFailedAt),
+          lastFailedAt: toTimestamp(letter.lastFailedAt),
+          event: event && toProtoEvent(event),
+        })),
+        nextPageToken: page.nextAfter === undefined ? '' : String(page.nextAfter),
+        total: page.total,
+      };
+    }),
 
-    redriveDeadLetters(
-      call: ServerUnaryCall<RedriveDeadLettersRequest, RedriveDeadLettersResponse>,
-      callback: sendUnaryData<RedriveDeadLettersResponse>,
-    ): void {
-      answer(callback, async () => {
-        const { sequences, limit } = call.request;
-        if (sequences.length > MAX_LIMIT) {
-          throw AppError.invalid('sequences', `has ${sequences.length} entries, the limit is ${MAX_LIMIT}`);
-        }
-        const kafka = sink();
-        const results = await kafka.deadLetters.redrive(sequences, checkLimit(limit));
-        return {
-          results: results.map((r) => ({ sequence: r.sequence, eventId: r.eventId, outcome: OUTCOMES[r.outcome], reason: r.reason })),
-          deliveredCount: results.filter((r) => r.outcome === 'delivered').length,
-          remaining: kafka.status().deadLetters,
-        };
-      });
-    },
+    redriveDeadLetters: unary<RedriveDeadLettersRequest, RedriveDeadLettersResponse>(deps, 'RedriveDeadLetters', 'ops', async ({ sequences, limit }) => {
+      if (sequences.length > MAX_LIMIT) {
+        throw AppError.invalid('sequences', `has ${sequences.length} entries, the limit is ${MAX_LIMIT}`);
+      }
+      const kafka = sink();
+      const results = await kafka.deadLetters.redrive(sequences, checkLimit(limit));
+      return {
+        results: results.map((r) => ({ sequence: r.sequence, eventId: r.eventId, outcome: OUTCOMES[r.outcome], reason: r.reason })),
+        deliveredCount: results.filter((r) => r.outcome === 'delivered').length,
+        remaining: kafka.status().deadLetters,
+      };
+    }),
   };
 }
 
