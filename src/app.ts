@@ -1,6 +1,6 @@
 import type { Config } from './config/schema.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import type { Clock, EventLog } from './domain/ports.js';
+import type { Clock, DownstreamStatus, EventLog } from './domain/ports.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { MemoryEventLog } from './store/memory-event-log.js';
 import { Checkpointer } from './store/checkpointer.js';
@@ -9,10 +9,12 @@ import { createAuditService } from './transports/grpc/audit-service.js';
 import { GrpcServer } from './transports/grpc/server.js';
 import { HttpServer } from './transports/http/server.js';
 import { ClusterLog } from './transports/kafka/cluster-log.js';
-import { createKafkaSink, type KafkaSink } from './transports/kafka/index.js';
+import { createKafkaSink, type KafkaSink, type KafkaStores, kafkaStoresIn, memoryKafkaStores } from './transports/kafka/index.js';
 import { HealthMonitor } from './observability/health.js';
 import { Security } from './security/security.js';
-import { Metrics, type DownstreamStatus } from './observability/metrics.js';
+import { Registry } from 'prom-client';
+import { DeliveryMetrics } from './observability/delivery-metrics.js';
+import { Metrics } from './observability/metrics.js';
 
 /** Replaceable parts, for tests that need a particular clock or a log they control. */
 export interface AppParts {
@@ -23,23 +25,45 @@ export interface AppParts {
 
 const systemClock: Clock = { now: () => new Date() };
 
-/** The composition root: the one place concrete classes are wired together. */
-export class App {
-  private constructor(
-    readonly config: Config,
-    readonly dispatcher: Dispatcher,
-    readonly grpc: GrpcServer,
-    readonly http: HttpServer,
-    readonly health: HealthMonitor,
-    readonly logger: Logger,
-    private readonly streams: Set<Promise<void>>,
-  ) {}
-
-  /** Background timers, cleared on shutdown. */
-  private readonly timers: NodeJS.Timeout[] = [];
+/** What a running App holds. */
+interface AppState {
+  readonly config: Config;
+  readonly dispatcher: Dispatcher;
+  readonly grpc: GrpcServer;
+  readonly http: HttpServer;
+  readonly health: HealthMonitor;
+  readonly logger: Logger;
+  /** Open Subscribe streams, so shutdown can wait for them to drain. */
+  readonly streams: Set<Promise<void>>;
   /** The Kafka forwarder, when kafka.enabled. */
-  kafka?: KafkaSink;
-  checkpoints?: Checkpointer;
+  readonly kafka: KafkaSink | undefined;
+  readonly checkpoints: Checkpointer | undefined;
+  /** Background timers, cleared on shutdown. */
+  readonly timers: readonly NodeJS.Timeout[];
+}
+
+/**
+ * The composition root: the one place concrete classes are chosen and wired together, each given what
+ * it needs when it is made (nothing is assigned into an object afterwards).
+ */
+export class App {
+  readonly config: Config;
+  readonly dispatcher: Dispatcher;
+  readonly grpc: GrpcServer;
+  readonly http: HttpServer;
+  readonly health: HealthMonitor;
+  readonly logger: Logger;
+  readonly kafka: KafkaSink | undefined;
+  readonly checkpoints: Checkpointer | undefined;
+  private readonly streams: Set<Promise<void>>;
+  private readonly timers: readonly NodeJS.Timeout[];
+
+  private constructor(state: AppState) {
+    ({
+      config: this.config, dispatcher: this.dispatcher, grpc: this.grpc, http: this.http, health: this.health,
+      logger: this.logger, kafka: this.kafka, checkpoints: this.checkpoints, streams: this.streams, timers: this.timers,
+    } = state);
+  }
 
   get grpcPort(): number {
     return this.grpc.port;
@@ -52,7 +76,7 @@ export class App {
   static async start(config: Config, parts: AppParts = {}): Promise<App> {
     const clock = parts.clock ?? systemClock;
     const logger = parts.logger ?? createLogger(config.logging.level);
-    const eventLog = parts.eventLog ?? (await openEventLog(config, clock, logger));
+    const { log: eventLog, kafkaStores } = await openStorage(config, clock, logger, parts.eventLog);
     let checkpoints: Checkpointer | undefined;
     try {
       checkpoints = openCheckpoints(config, eventLog, clock, logger);
@@ -61,6 +85,12 @@ export class App {
       throw err;
     }
     const { publisher, subscriber } = config.audit;
+    const registry = new Registry();
+    const deliveries = new DeliveryMetrics(registry);
+    // The Kafka forwarder, or in cluster mode the shared log: circuit and lag in /metrics and /readyz.
+    // (kafka and grpc are made below; these closures run only once the server serves.)
+    const downstreams = (): DownstreamStatus[] => [kafka?.status(), eventLog.status?.()].filter((d): d is DownstreamStatus => d !== undefined);
+    const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving), logger);
     const filterBudget = { cpuMsPerSecond: subscriber.filter_cpu_per_second, cpuBurstMs: subscriber.filter_cpu_burst };
     const dispatcher = new Dispatcher(eventLog, {
       maxQueueDepth: publisher.max_queue_depth,
@@ -71,7 +101,8 @@ export class App {
       maxSubscriptions: subscriber.max_subscriptions,
       maxExpressionLength: subscriber.max_expression_length,
       filterBudget,
-    }, clock);
+    }, clock, { observer: deliveries, onLogFailure: (err) => health.appendFailed(err) });
+    dispatcher.onStored((results) => deliveries.stored(results));
     const streams = new Set<Promise<void>>();
     const security = await Security.create(config.security, config.server.host, (message) => logger.warn(message));
     const tls = security.tlsFiles();
@@ -96,18 +127,12 @@ export class App {
         checkpoint: () => checkpoints?.newest(),
       },
     };
-    const kafka = config.kafka.enabled ? createKafkaSink(config.kafka, { dispatcher, logger }) : undefined;
+    const kafka = config.kafka.enabled ? createKafkaSink(config.kafka, { dispatcher, logger, stores: kafkaStores }) : undefined;
     const service = createAuditService({ ...bridge, kafka });
     const grpc = new GrpcServer(service);
     const port = await grpc.listen(config.server.host, config.server.grpc_port, tls);
+    const metrics = new Metrics(registry, { dispatcher, log: eventLog, downstreams, writeErrors: () => health.writeErrors });
     // The WebSocket and SSE bridges share the dispatcher, limits, pump settings and stream set.
-    // The Kafka forwarder, or in cluster mode the shared log: circuit and lag in /metrics and /readyz.
-    const downstreams = (): DownstreamStatus[] => [kafka?.status(), eventLog instanceof ClusterLog ? eventLog.status() : undefined]
-      .filter((d): d is DownstreamStatus => d !== undefined);
-    const metrics = new Metrics({ dispatcher, log: eventLog, downstreams, writeErrors: () => health.writeErrors });
-    dispatcher.observer = metrics;
-    const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving), logger);
-    dispatcher.onLogFailure = (err) => health.appendFailed(err);
     const http = new HttpServer({ ...bridge, tls, websocket: config.websocket, metrics, readiness: () => health.status(), service });
     const httpPort = await http.listen(config.server.host, config.server.http_port).catch(async (err: unknown) => {
       await grpc.close(0);
@@ -115,19 +140,15 @@ export class App {
     });
     logger.info({ host: config.server.host, grpcPort: port, httpPort, storage: config.storage.type, tls: Boolean(tls), security: config.security.enabled }, 'auditstream is serving');
     health.start(config.server.health_check_interval);
-    const app = new App(config, dispatcher, grpc, http, health, logger, streams);
-    app.kafka = kafka;
     kafka?.start();
     if (checkpoints) {
-      app.checkpoints = checkpoints;
       dispatcher.onStored((results) => checkpoints.stored(results));
       if (kafka) checkpoints.onCheckpoint((cp) => kafka.sendCheckpoint(config.storage.checkpoints.topic, cp));
       checkpoints.start();
     }
-    if (eventLog instanceof SqliteEventLog) {
-      app.timers.push(scheduleRetention(eventLog, config.storage.retention.check_interval, clock, logger));
-    }
-    return app;
+    const retain = eventLog.applyRetention?.bind(eventLog);
+    const timers = retain ? [scheduleRetention(retain, eventLog, config.storage.retention.check_interval, clock, logger)] : [];
+    return new App({ config, dispatcher, grpc, http, health, logger, streams, kafka, checkpoints, timers });
   }
 
   /**
@@ -165,10 +186,17 @@ function openCheckpoints(config: Config, log: EventLog, clock: Clock, logger: Lo
   );
 }
 
-async function openEventLog(config: Config, clock: Clock, logger: Logger): Promise<EventLog> {
+/**
+ * The event log storage.type asks for (or the one a test gives), and where the Kafka forwarder keeps its
+ * cursor and dead letters: in the log's database when it is one, so they survive restarts with it.
+ */
+async function openStorage(config: Config, clock: Clock, logger: Logger, given?: EventLog): Promise<{ log: EventLog; kafkaStores: KafkaStores }> {
   const { storage } = config;
-  if (storage.type === 'memory') return new MemoryEventLog(storage.memory_capacity, clock);
-  if (storage.type === 'kafka') return ClusterLog.open({ kafka: config.kafka, cluster: config.cluster, clock, logger });
+  if (given) return { log: given, kafkaStores: memoryKafkaStores() };
+  if (storage.type === 'memory') return { log: new MemoryEventLog(storage.memory_capacity, clock), kafkaStores: memoryKafkaStores() };
+  if (storage.type === 'kafka') {
+    return { log: await ClusterLog.open({ kafka: config.kafka, cluster: config.cluster, clock, logger }), kafkaStores: memoryKafkaStores() };
+  }
   const log = new SqliteEventLog({
     path: storage.path,
     clock,
@@ -177,14 +205,14 @@ async function openEventLog(config: Config, clock: Clock, logger: Logger): Promi
     retention: { maxAgeMs: storage.retention.max_age, maxEvents: storage.retention.max_events },
   });
   await log.ready();
-  return log;
+  return { log, kafkaStores: kafkaStoresIn(log) };
 }
 
 /** Removes expired events now and then; unref'd so it never keeps the process alive. */
-function scheduleRetention(log: SqliteEventLog, intervalMs: number, clock: Clock, logger: Logger): NodeJS.Timeout {
+function scheduleRetention(retain: (now: Date) => number, log: EventLog, intervalMs: number, clock: Clock, logger: Logger): NodeJS.Timeout {
   const run = (): void => {
     try {
-      const removed = log.applyRetention(clock.now());
+      const removed = retain(clock.now());
       if (removed > 0) logger.info({ removed, firstSequence: log.firstSequence() }, 'retention removed old events');
     } catch (err) {
       logger.error({ err }, 'retention failed');

@@ -11,6 +11,14 @@ import { IngestQueue, type IngestLimits } from './ingest-queue.js';
 import { SubscriptionRegistry } from './registry.js';
 import { Subscription } from './subscription.js';
 
+/** What the composition root hands the dispatcher to tell others what happens. */
+export interface DispatcherHooks {
+  /** Fed each delivery (metrics). */
+  readonly observer?: DeliveryObserver;
+  /** An append failed: health looks at the log now rather than at its next check. */
+  readonly onLogFailure?: (err: unknown) => void;
+}
+
 export interface DispatcherLimits extends IngestLimits {
   /** Per-subscriber queue bound; beyond it the subscriber catches up from the log. */
   readonly subscriberQueueSize: number;
@@ -63,10 +71,6 @@ export class Dispatcher {
   readonly ingest: IngestQueue;
   readonly counters: DispatcherCounters = { published: 0, publishedByClass: new Map(), duplicates: 0, failed: 0, dropped: 0, failedByReason: {}, filterBudgetExceeded: 0 };
   readonly startedAt: Date;
-  /** Set by the composition root to feed delivery metrics. */
-  observer?: DeliveryObserver;
-  /** Set by the composition root: an append failed, so health should look at the log now. */
-  onLogFailure?: (err: unknown) => void;
   private closing = false;
   /** Told after each group commit (the Kafka forwarder wakes on it rather than polling the log). */
   private readonly storedListeners = new Set<(results: readonly AppendResult[]) => void>();
@@ -75,12 +79,13 @@ export class Dispatcher {
     readonly log: EventLog,
     private readonly limits: DispatcherLimits,
     private readonly clock: Clock,
+    private readonly hooks: DispatcherHooks = {},
   ) {
     this.startedAt = clock.now();
     this.registry.routedThrough = log.lastSequence();
     // A log shared with other nodes feeds every event in its order, ours included: route from there.
     const routeOwnAppends = !log.follow;
-    this.ingest = new IngestQueue(log, limits, (results) => this.stored(results, routeOwnAppends), (err) => this.onLogFailure?.(err));
+    this.ingest = new IngestQueue(log, limits, (results) => this.stored(results, routeOwnAppends), (err) => this.hooks.onLogFailure?.(err));
     log.follow?.((results) => this.routed(results));
   }
 
@@ -119,7 +124,7 @@ export class Dispatcher {
       createdAt: this.clock.now(),
       log: this.log,
       routedThrough: () => this.registry.routedThrough,
-      observer: this.observer,
+      observer: this.hooks.observer,
       viewer: params.viewer,
       owner: params.owner ?? '',
       raise: resumed?.raise,

@@ -50,6 +50,10 @@ export interface EventLog {
   backup?(destination: string, progress: (copied: number, total: number) => void): Promise<{ sequence: number; hash: Uint8Array }>;
   /** The file holding the log, where it is one local file (a backup's temporary copy goes beside it). */
   readonly file?: string;
+  /** Removes what the retention settings say is too old, now; returns how many events. Absent where the log keeps no retention of its own. */
+  applyRetention?(now: Date): number;
+  /** A log that is itself a downstream (cluster mode's shared topic): its circuit and lag, for health and metrics. */
+  status?(): DownstreamStatus;
   /** Whether an append could be committed now (health); never throws. */
   checkWritable(): boolean;
   /** Why the last write failed (cause, path), until a write succeeds; absent when unknown. */
@@ -98,4 +102,14 @@ export interface Viewer {
   allows(event: StoredAuditEvent): boolean;
   /** The event as this caller may see it: the same object, or a redacted copy shared by its role. */
   present(event: StoredAuditEvent): StoredAuditEvent;
+}
+
+/** A downstream's state as health and metrics report it (the Kafka forwarder, for one). */
+export interface DownstreamStatus {
+  readonly name: string;
+  /** cockatiel's circuit state: closed, open, half-open, isolated. */
+  readonly circuit: 'closed' | 'open' | 'half-open' | 'isolated';
+  /** Forwarder: stored events not yet handed to Kafka. Cluster log: records in the topic this node has not read yet. */
+  readonly lag: number;
+  readonly deadLetters: number;
 }

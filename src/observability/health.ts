@@ -1,6 +1,6 @@
 import type { EventLog } from '../domain/ports.js';
 import type { Logger } from './logger.js';
-import type { DownstreamStatus } from './metrics.js';
+import type { DownstreamStatus } from '../domain/ports.js';
 
 export interface Readiness {
   readonly ready: boolean;

@@ -1,20 +1,10 @@
-import { performance } from 'node:perf_hooks';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-client';
+import { TRANSPORTS } from './delivery-metrics.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { CATEGORIES, SEVERITIES } from '../domain/catalog.js';
 import type { ErrorCode } from '../domain/errors.js';
-import type { StoredAuditEvent } from '../domain/event.js';
-import type { AppendResult, DeliveryObserver, EventLog } from '../domain/ports.js';
+import type { DownstreamStatus, EventLog } from '../domain/ports.js';
 
-/** A downstream's state as health and metrics report it (the Kafka forwarder, for one). */
-export interface DownstreamStatus {
-  readonly name: string;
-  /** cockatiel's circuit state: closed, open, half-open, isolated. */
-  readonly circuit: 'closed' | 'open' | 'half-open' | 'isolated';
-  /** Forwarder: stored events not yet handed to Kafka. Cluster log: records in the topic this node has not read yet. */
-  readonly lag: number;
-  readonly deadLetters: number;
-}
 
 export interface MetricSources {
   readonly dispatcher: Dispatcher;
@@ -27,8 +17,6 @@ export interface MetricSources {
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2, isolated: 3 } as const;
 
-/** The subscription transports (the `transport` given to Dispatcher.subscribe by each bridge). */
-export const TRANSPORTS = ['grpc', 'websocket', 'sse'] as const;
 
 /** Every ErrorCode (domain/errors.ts): the reasons a publish can fail with. */
 const FAILURE_REASONS = [
@@ -45,32 +33,21 @@ void everyReasonListed;
  */
 const NONCONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-/** Live latency buckets, seconds: loopback deliveries take tens to hundreds of microseconds. */
-const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/** How many recent sequences keep their store time (2 x 8 bytes each). */
-const STORE_TIMES = 1 << 16;
 
 type Samples = Array<[Record<string, string>, number]>;
 
 /**
  * Prometheus metrics (prom-client). Counters the core keeps as plain numbers are read at scrape time,
  * so the hot path pays nothing for them; only delivery is observed as it happens, once per written
- * batch. Every labelled series whose label values are known in advance (severities x categories,
+ * batch (delivery-metrics.ts). Every labelled series whose label values are known in advance (severities x categories,
  * error codes, transports, lanes, configured downstreams) is exported from the start and stays at 0
  * rather than disappearing, so dashboards show 0 instead of "no data" and rate() sees the first
  * increment. Only auditstream_log_write_errors_total{reason} appears with its first error: its
  * reasons are SQLite's error codes, an open set.
  */
-export class Metrics implements DeliveryObserver {
-  readonly registry = new Registry();
-  private readonly sends: Counter<'transport'>;
-  private readonly latency: Histogram<'transport'>;
-  /** performance.now() when each of the last STORE_TIMES sequences was reported stored, by sequence % STORE_TIMES. */
-  private readonly storedAt = new Float64Array(STORE_TIMES);
-  private readonly storedSequence = new Float64Array(STORE_TIMES).fill(-1);
-
-  constructor(sources: MetricSources) {
+export class Metrics {
+  /** `registry` already holds the delivery metrics (delivery-metrics.ts). */
+  constructor(readonly registry: Registry, sources: MetricSources) {
     const { dispatcher, log } = sources;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -129,53 +106,6 @@ export class Metrics implements DeliveryObserver {
     gauge('auditstream_dead_letter_events', 'Events a downstream rejected for good, waiting for redrive.', ['downstream'], [], () =>
       sources.downstreams().map((d) => [{ downstream: d.name }, d.deadLetters]));
 
-    this.sends = new Counter({ name: 'auditstream_deliveries_total', help: 'Events written to subscribers, by transport (live and replayed).', labelNames: ['transport'], registers });
-    this.latency = new Histogram({
-      name: 'auditstream_delivery_latency_seconds',
-      help: 'Stored -> written to a live subscriber, per written batch (its oldest event). Replay and catch-up are not observed.',
-      labelNames: ['transport'], registers,
-      buckets: LATENCY_BUCKETS,
-    });
-    for (const labels of transports) {
-      this.sends.inc(labels, 0);
-      this.latency.zero(labels);
-    }
-    dispatcher.onStored((results) => this.stored(results));
-  }
-
-  /**
-   * Notes when each event was stored, with sub-millisecond resolution (receivedAt is a Date: whole
-   * milliseconds). The dispatcher reports a group commit after offering its events to the live
-   * subscriptions and before any of them can be written (writes run in later microtasks).
-   */
-  private stored(results: readonly AppendResult[]): void {
-    const now = performance.now();
-    for (const { event, duplicate } of results) {
-      if (duplicate) continue; // the original's sequence: already noted
-      const slot = event.sequence % STORE_TIMES;
-      this.storedAt[slot] = now;
-      this.storedSequence[slot] = event.sequence;
-    }
-  }
-
-  /**
-   * Counts every write; observes latency only for live writes (routed as stored, not read back from the
-   * log). Replay and catch-up are left out of the histogram rather than labelled: their "latency" is the
-   * age of the history read (a replay from last week would observe 604800 s), which says nothing about
-   * how fast the service delivers, and a mode="catch-up" series would sit in every sum() and
-   * histogram_quantile() that forgets to exclude it. How much is replayed shows in deliveries_total.
-   */
-  delivered(transport: string, events: readonly StoredAuditEvent[], live: boolean): void {
-    this.sends.inc({ transport }, events.length);
-    if (!live) return;
-    const oldest = events[0];
-    const slot = oldest.sequence % STORE_TIMES;
-    const seconds = this.storedSequence[slot] === oldest.sequence
-      ? (performance.now() - this.storedAt[slot]) / 1000
-      // Stored more than STORE_TIMES events ago: from receipt instead (whole ms, and a little longer),
-      // so a slow tail is still seen.
-      : (Date.now() - oldest.receivedAt.getTime()) / 1000;
-    this.latency.observe({ transport }, seconds);
   }
 
   /** The Prometheus text format. */

@@ -4,7 +4,7 @@ import type { DeadLetterStore } from '../../domain/dead-letters.js';
 import type { Logger } from '../../observability/logger.js';
 import { MemoryDeadLetters } from '../../store/memory-dead-letters.js';
 import { SqliteDeadLetters } from '../../store/sqlite-dead-letters.js';
-import { SqliteEventLog } from '../../store/sqlite-event-log.js';
+import type { SqliteEventLog } from '../../store/sqlite-event-log.js';
 import { createKafkaClient, kafkaPolicy, type KafkaSettings, producerConfig, sendSettings } from './client.js';
 import { DeadLetterOps } from './dead-letter-ops.js';
 import { type CursorStore, KafkaForwarder, type ForwarderStatus } from './forwarder.js';
@@ -35,27 +35,37 @@ export interface KafkaSink {
 export interface KafkaSinkDeps {
   readonly dispatcher: Dispatcher;
   readonly logger: Logger;
+  /** Where the forwarder keeps its cursor and dead letters (see kafkaStoresIn, memoryKafkaStores). */
+  readonly stores: KafkaStores;
   /** Tests and the bench may replace the kafkajs sender. */
   readonly sender?: RecordSender;
 }
 
-/**
- * Wires the forwarder: the cursor and dead letters live in the SQLite log's database when there is one
- * (so they survive restarts with the events), else in memory like the log itself.
- */
+/** The forwarder's own state: how far it got, and what Kafka refused for good. */
+export interface KafkaStores {
+  readonly cursor: CursorStore;
+  readonly deadLetters: DeadLetterStore;
+}
+
+/** In the SQLite log's database, so they survive restarts with the events (and are in its backups). */
+export function kafkaStoresIn(log: SqliteEventLog): KafkaStores {
+  return {
+    cursor: { get: () => log.getCursor(CURSOR_NAME), set: (sequence) => log.setCursor(CURSOR_NAME, sequence) },
+    deadLetters: new SqliteDeadLetters(log.database),
+  };
+}
+
+/** In memory, like a log that keeps nothing across restarts (or one on another machine: cluster mode). */
+export function memoryKafkaStores(): KafkaStores {
+  let position = 0;
+  return { cursor: { get: () => position, set: (sequence) => (position = sequence) }, deadLetters: new MemoryDeadLetters() };
+}
+
+/** Wires the forwarder over the dispatcher's log, with the stores the composition root chose. */
 export function createKafkaSink(k: KafkaSettings, deps: KafkaSinkDeps): KafkaSink {
   const log = deps.dispatcher.log;
   const logger = deps.logger.child({ component: 'kafka' });
-  let cursor: CursorStore;
-  let deadLetters: DeadLetterStore;
-  if (log instanceof SqliteEventLog) {
-    cursor = { get: () => log.getCursor(CURSOR_NAME), set: (sequence) => log.setCursor(CURSOR_NAME, sequence) };
-    deadLetters = new SqliteDeadLetters(log.database);
-  } else {
-    let position = 0;
-    cursor = { get: () => position, set: (sequence) => (position = sequence) };
-    deadLetters = new MemoryDeadLetters();
-  }
+  const { cursor, deadLetters } = deps.stores;
   const policy = kafkaPolicy(k);
   const sender = deps.sender ?? new KafkaSender(createKafkaClient(k, logger), producerConfig(k), sendSettings(k), { serial: true });
   const forwarder = new KafkaForwarder(
