@@ -15,6 +15,10 @@ import { Security } from './security/security.js';
 import { Registry } from 'prom-client';
 import { DeliveryMetrics } from './observability/delivery-metrics.js';
 import { Metrics } from './observability/metrics.js';
+import { MemoryWebhooks } from './store/memory-webhooks.js';
+import { SqliteWebhooks, type WebhookStore } from './store/sqlite-webhooks.js';
+import { startWebhooks, type Webhooks } from './transports/webhooks/index.js';
+import { registerWebhookMetrics } from './transports/webhooks/metrics.js';
 
 /** Replaceable parts, for tests that need a particular clock or a log they control. */
 export interface AppParts {
@@ -38,6 +42,8 @@ interface AppState {
   /** The Kafka forwarder, when kafka.enabled. */
   readonly kafka: KafkaSink | undefined;
   readonly checkpoints: Checkpointer | undefined;
+  /** The webhooks; undefined in cluster mode. */
+  readonly webhooks: Webhooks | undefined;
   /** Background timers, cleared on shutdown. */
   readonly timers: readonly NodeJS.Timeout[];
 }
@@ -55,13 +61,14 @@ export class App {
   readonly logger: Logger;
   readonly kafka: KafkaSink | undefined;
   readonly checkpoints: Checkpointer | undefined;
+  readonly webhooks: Webhooks | undefined;
   private readonly streams: Set<Promise<void>>;
   private readonly timers: readonly NodeJS.Timeout[];
 
   private constructor(state: AppState) {
     ({
       config: this.config, dispatcher: this.dispatcher, grpc: this.grpc, http: this.http, health: this.health,
-      logger: this.logger, kafka: this.kafka, checkpoints: this.checkpoints, streams: this.streams, timers: this.timers,
+      logger: this.logger, kafka: this.kafka, checkpoints: this.checkpoints, webhooks: this.webhooks, streams: this.streams, timers: this.timers,
     } = state);
   }
 
@@ -76,7 +83,7 @@ export class App {
   static async start(config: Config, parts: AppParts = {}): Promise<App> {
     const clock = parts.clock ?? systemClock;
     const logger = parts.logger ?? createLogger(config.logging.level);
-    const { log: eventLog, kafkaStores } = await openStorage(config, clock, logger, parts.eventLog);
+    const { log: eventLog, kafkaStores, webhookStore } = await openStorage(config, clock, logger, parts.eventLog);
     let checkpoints: Checkpointer | undefined;
     try {
       checkpoints = openCheckpoints(config, eventLog, clock, logger);
@@ -89,7 +96,8 @@ export class App {
     const deliveries = new DeliveryMetrics(registry);
     // The Kafka forwarder, or in cluster mode the shared log: circuit and lag in /metrics and /readyz.
     // (kafka and grpc are made below; these closures run only once the server serves.)
-    const downstreams = (): DownstreamStatus[] => [kafka?.status(), eventLog.status?.()].filter((d): d is DownstreamStatus => d !== undefined);
+    const downstreams = (): DownstreamStatus[] => [kafka?.status(), eventLog.status?.(), ...(webhooks?.downstreams() ?? [])]
+      .filter((d): d is DownstreamStatus => d !== undefined);
     const health = new HealthMonitor(eventLog, downstreams, (serving) => grpc.setServing(serving), logger);
     const filterBudget = { cpuMsPerSecond: subscriber.filter_cpu_per_second, cpuBurstMs: subscriber.filter_cpu_burst };
     const dispatcher = new Dispatcher(eventLog, {
@@ -128,10 +136,16 @@ export class App {
       },
     };
     const kafka = config.kafka.enabled ? createKafkaSink(config.kafka, { dispatcher, logger, stores: kafkaStores }) : undefined;
-    const service = createAuditService({ ...bridge, kafka });
+    // Before the servers listen: a wrong configured webhook stops the start with its key named.
+    const webhooks = startWebhooks(config.webhooks, webhookStore, {
+      log: eventLog, security, limits: bridge.limits, maxExpressionLength: subscriber.max_expression_length, filterBudget,
+      logger: logger.child({ component: 'webhooks' }), onStored: (listener) => dispatcher.onStored(listener),
+    });
+    const service = createAuditService({ ...bridge, kafka, webhooks });
     const grpc = new GrpcServer(service);
     const port = await grpc.listen(config.server.host, config.server.grpc_port, tls);
     const metrics = new Metrics(registry, { dispatcher, log: eventLog, downstreams, writeErrors: () => health.writeErrors });
+    registerWebhookMetrics(registry, () => webhooks?.list() ?? []);
     // The WebSocket and SSE bridges share the dispatcher, limits, pump settings and stream set.
     const http = new HttpServer({ ...bridge, tls, websocket: config.websocket, metrics, readiness: () => health.status(), service });
     const httpPort = await http.listen(config.server.host, config.server.http_port).catch(async (err: unknown) => {
@@ -148,7 +162,7 @@ export class App {
     }
     const retain = eventLog.applyRetention?.bind(eventLog);
     const timers = retain ? [scheduleRetention(retain, eventLog, config.storage.retention.check_interval, clock, logger)] : [];
-    return new App({ config, dispatcher, grpc, http, health, logger, streams, kafka, checkpoints, timers });
+    return new App({ config, dispatcher, grpc, http, health, logger, streams, kafka, checkpoints, webhooks, timers });
   }
 
   /**
@@ -163,12 +177,14 @@ export class App {
     this.checkpoints?.stop(); // signs the head once more, so a tail cut after shutdown is caught too
     // Everything queued is stored now: the forwarder flushes it to Kafka while the streams drain.
     const kafkaStopped = this.kafka?.stop(Math.max(0, deadline - Date.now()));
+    const webhooksStopped = this.webhooks?.stop(Math.max(0, deadline - Date.now())); // the request in flight may finish
     await Promise.race([Promise.allSettled([...this.streams]), delay(deadline - Date.now())]);
     await this.grpc.close(Math.max(0, deadline - Date.now()));
     await this.http.close(Math.max(0, deadline - Date.now())); // WebSocket: close code 4001; SSE: response ended
     this.timers.forEach(clearInterval);
     this.health.stop();
     await kafkaStopped;
+    await webhooksStopped;
     await this.dispatcher.log.close();
     this.logger.info('auditstream stopped');
   }
@@ -190,12 +206,13 @@ function openCheckpoints(config: Config, log: EventLog, clock: Clock, logger: Lo
  * The event log storage.type asks for (or the one a test gives), and where the Kafka forwarder keeps its
  * cursor and dead letters: in the log's database when it is one, so they survive restarts with it.
  */
-async function openStorage(config: Config, clock: Clock, logger: Logger, given?: EventLog): Promise<{ log: EventLog; kafkaStores: KafkaStores }> {
+async function openStorage(config: Config, clock: Clock, logger: Logger, given?: EventLog): Promise<{ log: EventLog; kafkaStores: KafkaStores; webhookStore: WebhookStore | undefined }> {
   const { storage } = config;
-  if (given) return { log: given, kafkaStores: memoryKafkaStores() };
-  if (storage.type === 'memory') return { log: new MemoryEventLog(storage.memory_capacity, clock), kafkaStores: memoryKafkaStores() };
+  // Webhooks live with the events: in the SQLite database, else in memory; none in cluster mode.
+  if (given) return { log: given, kafkaStores: memoryKafkaStores(), webhookStore: new MemoryWebhooks() };
+  if (storage.type === 'memory') return { log: new MemoryEventLog(storage.memory_capacity, clock), kafkaStores: memoryKafkaStores(), webhookStore: new MemoryWebhooks() };
   if (storage.type === 'kafka') {
-    return { log: await ClusterLog.open({ kafka: config.kafka, cluster: config.cluster, clock, logger }), kafkaStores: memoryKafkaStores() };
+    return { log: await ClusterLog.open({ kafka: config.kafka, cluster: config.cluster, clock, logger }), kafkaStores: memoryKafkaStores(), webhookStore: undefined };
   }
   const log = new SqliteEventLog({
     path: storage.path,
@@ -205,7 +222,7 @@ async function openStorage(config: Config, clock: Clock, logger: Logger, given?:
     retention: { maxAgeMs: storage.retention.max_age, maxEvents: storage.retention.max_events },
   });
   await log.ready();
-  return { log, kafkaStores: kafkaStoresIn(log) };
+  return { log, kafkaStores: kafkaStoresIn(log), webhookStore: new SqliteWebhooks(log) };
 }
 
 /** Removes expired events now and then; unref'd so it never keeps the process alive. */

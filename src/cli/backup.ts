@@ -80,8 +80,8 @@ export async function backupCommand(dest: string, flags: ConnectionFlags): Promi
 }
 
 export interface RestoreFlags {
-  readonly db?: string;
-  readonly config?: string;
+  readonly db?: string | undefined;
+  readonly config?: string | undefined;
   readonly json: boolean;
 }
 

@@ -20,7 +20,7 @@ export function addLogCommands(program: Command): void {
     .option('--offline <path>', 'check a database file directly, with no server running (integrity, then the chain)')
     .option('--checkpoint <file>', 'check a signed checkpoint (JSON) and hold the log to it: cut or rewritten?')
     .option('--public-key <pem>', 'the server\'s checkpoint public key, for --checkpoint')
-    .action(runs(async (flags: VerifyFlags & { checkpoint?: string; publicKey?: string }) =>
+    .action(runs(async (flags: VerifyFlags & { checkpoint?: string | undefined; publicKey?: string | undefined }) =>
       (flags.checkpoint !== undefined
         ? (await import('./verify-checkpoint.js')).verifyCheckpointCommand({ ...flags, checkpoint: flags.checkpoint })
         : (await import('./stats.js')).verifyCommand(flags))));

@@ -7,8 +7,8 @@ import type { ConnectionFlags } from './options.js';
 import { note, out, outJson } from './output.js';
 
 export interface ListFlags extends ConnectionFlags {
-  readonly limit?: number;
-  readonly pageToken?: string;
+  readonly limit?: number | undefined;
+  readonly pageToken?: string | undefined;
   readonly all: boolean;
 }
 
@@ -39,7 +39,7 @@ export async function listDeadLetters(flags: ListFlags): Promise<number> {
 
 export interface RedriveFlags extends ConnectionFlags {
   readonly all: boolean;
-  readonly limit?: number;
+  readonly limit?: number | undefined;
 }
 
 /**

@@ -4,8 +4,8 @@ import type { ConnectionFlags } from './options.js';
 import { out, outJson } from './output.js';
 
 export interface EraseFlags extends ConnectionFlags {
-  readonly user?: string;
-  readonly metadata?: string;
+  readonly user?: string | undefined;
+  readonly metadata?: string | undefined;
   readonly reason: string;
 }
 

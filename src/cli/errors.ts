@@ -12,7 +12,7 @@ const STATUS = [
 
 export interface RpcError {
   readonly code: number;
-  readonly details?: string;
+  readonly details?: string | undefined;
 }
 
 export const isRpcError = (err: unknown): err is RpcError => typeof (err as { code?: unknown } | null)?.code === 'number';
@@ -38,7 +38,7 @@ export function describeRpcError(err: RpcError, flags?: Partial<ConnectionFlags>
 }
 
 /** The exit code and message for whatever a command threw. */
-export function failure(err: unknown, flags?: Partial<ConnectionFlags>): { code: number; message?: string } {
+export function failure(err: unknown, flags?: Partial<ConnectionFlags>): { code: number; message?: string | undefined } {
   if (err instanceof CommanderError) return { code: err.exitCode === 0 ? EXIT.OK : EXIT.USAGE };
   if (err instanceof UsageError || err instanceof ConfigError) return { code: EXIT.USAGE, message: err.message };
   if (isRpcError(err)) {

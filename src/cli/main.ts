@@ -14,7 +14,7 @@ import { quietOnClosedPipes } from './output.js';
 function packageVersion(): string {
   for (const up of ['../../package.json', '../../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string | undefined; version?: string | undefined };
       if (pkg.name === 'auditstream' && pkg.version) return pkg.version;
     } catch {
       // not here: the next folder up
@@ -40,7 +40,7 @@ Exit codes: 0 success; 1 the server refused or failed, a check failed, or input 
 program.command('serve')
   .description('run the service (embedded defaults when no config file is given)')
   .option('-c, --config <file>', 'YAML configuration file')
-  .action(async (opts: { config?: string }) => {
+  .action(async (opts: { config?: string | undefined }) => {
     const { serve } = await import('../main.js');
     await serve(opts.config);
     outcome.exitCode = -1; // keep running until a signal

@@ -9,12 +9,12 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 export interface ConnectionFlags {
   readonly server: string;
   /** A bearer token (JWT), sent as `authorization: Bearer <token>` on every call. */
-  readonly token?: string;
+  readonly token?: string | undefined;
   /** TLS with the system's roots (implied by --cacert and --cert). */
-  readonly tls?: boolean;
-  readonly cacert?: string;
-  readonly cert?: string;
-  readonly key?: string;
+  readonly tls?: boolean | undefined;
+  readonly cacert?: string | undefined;
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
   readonly json: boolean;
 }
 
@@ -22,14 +22,14 @@ export interface ConnectionFlags {
 export interface FilterFlags {
   readonly type: string[];
   readonly severity: string[];
-  readonly minSeverity?: string;
+  readonly minSeverity?: string | undefined;
   readonly category: string[];
   readonly entityType: string[];
   readonly entityId: string[];
   readonly user: string[];
-  readonly expression?: string;
-  readonly from?: string;
-  readonly to?: string;
+  readonly expression?: string | undefined;
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
 }
 
 export const TOKEN_ENV = 'AUDITSTREAM_TOKEN';
@@ -75,7 +75,7 @@ export function withFilter(command: Command): Command {
 }
 
 /** What the command that ran left for main: its exit code (-1: keep running), and its flags for error messages. */
-export const outcome: { exitCode: number; flags?: Partial<ConnectionFlags> } = { exitCode: 0 };
+export const outcome: { exitCode: number; flags?: Partial<ConnectionFlags> | undefined } = { exitCode: 0 };
 
 /**
  * A commander action from a command function that takes its operands, then its flags (the command's

@@ -7,8 +7,8 @@ import { endProgress, note, progress } from './output.js';
 export interface QueryFlags extends ConnectionFlags, FilterFlags {
   readonly order: string;
   /** Events per page (server default 100, at most 10000). */
-  readonly limit?: number;
-  readonly pageToken?: string;
+  readonly limit?: number | undefined;
+  readonly pageToken?: string | undefined;
   /** Follow next_page_token until no more events match. */
   readonly all: boolean;
 }

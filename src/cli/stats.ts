@@ -5,9 +5,9 @@ import type { ConnectionFlags } from './options.js';
 import { out, outJson } from './output.js';
 
 export interface VerifyFlags extends ConnectionFlags {
-  readonly from?: string;
-  readonly to?: string;
-  readonly offline?: string;
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
+  readonly offline?: string | undefined;
 }
 
 /** `auditstream stats`: the service-wide figures, as aligned text or --json. */
@@ -79,7 +79,7 @@ function damaged(err: unknown, json: boolean): void {
   else out(`DAMAGED: ${(err as Error).message}`);
 }
 
-function report(r: Omit<VerifyChainResponse, 'firstBreak'> & { firstBreak?: { sequence: number; kind: string } }, json: boolean): number {
+function report(r: Omit<VerifyChainResponse, 'firstBreak'> & { firstBreak?: { sequence: number; kind: string } | undefined }, json: boolean): number {
   const range = `${r.firstSequence}..${r.lastSequence}`;
   if (json) {
     outJson({ ok: r.ok, checked: r.checked, firstSequence: r.firstSequence, lastSequence: r.lastSequence, firstBreak: r.firstBreak });

@@ -27,8 +27,8 @@ export async function listSubscriptions(flags: ConnectionFlags): Promise<number>
     }
     const rows = [['ID', 'TRANSPORT', 'CLIENT', 'MODE', 'MATCHED', 'DELIVERED', 'DROPPED', 'LAG', 'CURSOR', 'AGE'],
       ...subscriptions.map((s) => [s.subscriptionId, s.transport, s.clientName || '-', s.mode, s.matched, s.delivered, s.dropped, s.lag, s.cursor, age(s.createdAt && fromTimestamp(s.createdAt).date)].map(String))];
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) out(r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
+    for (const r of rows) out(r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
     return EXIT.OK;
   } finally {
     client.close();

@@ -10,8 +10,8 @@ import { out, outJson } from './output.js';
 
 export interface CheckpointFlags extends ConnectionFlags {
   readonly checkpoint: string;
-  readonly publicKey?: string;
-  readonly offline?: string;
+  readonly publicKey?: string | undefined;
+  readonly offline?: string | undefined;
 }
 
 function verdict(flags: CheckpointFlags, ok: boolean, text: string, extra: Record<string, unknown> = {}): number {

@@ -30,7 +30,7 @@ interface Rename {
   readonly from: string;
   readonly to: string;
   /** Other keys that are the same setting (kafka.retry_max for kafka.max_retries). */
-  readonly same?: readonly string[];
+  readonly same?: readonly string[] | undefined;
 }
 
 const RENAMED: readonly Rename[] = [

@@ -122,8 +122,8 @@ function resolvePaths(config: Config, written: unknown, folder: string): Config 
       section = isSection(section) ? section[k] : undefined;
       raw = isSection(raw) ? raw[k] : undefined;
     }
-    const last = keys[keys.length - 1];
-    if (!isSection(section) || !isSection(raw) || typeof raw[last] !== 'string') continue;
+    const last = keys.at(-1);
+    if (last === undefined || !isSection(section) || !isSection(raw) || typeof raw[last] !== 'string') continue;
     const value = section[last];
     if (typeof value === 'string' && value !== '' && value !== ':memory:' && !path.isAbsolute(value)) {
       section[last] = path.resolve(folder, value);

@@ -121,7 +121,7 @@ export function filterFromQuery(params: URLSearchParams, limits: InputLimits): F
     const values = params.getAll(param);
     if (values.length === 0) continue;
     if (!list && values.length > 1) throw AppError.invalid(param, 'may be given only once');
-    if (field.startsWith('time_range.')) range[field.slice('time_range.'.length)] = values[0];
+    if (field.startsWith('time_range.')) range[field.slice('time_range.'.length)] = values[0]!;
     else json[field] = list ? values : values[0];
   }
   if (Object.keys(range).length > 0) json.time_range = range;

@@ -15,7 +15,7 @@ export interface FieldDescriptorLike {
 export interface MessageDescriptorLike {
   readonly name: string;
   readonly field: readonly FieldDescriptorLike[];
-  readonly nestedType?: readonly MessageDescriptorLike[];
+  readonly nestedType?: readonly MessageDescriptorLike[] | undefined;
 }
 
 export type Scalar =
@@ -32,7 +32,7 @@ export interface FieldSpec {
   readonly slot: number;
   /** A message field of an item type (see compileSchema). */
   item: boolean;
-  message?: MessageSpec;
+  message?: MessageSpec | undefined;
 }
 
 type Special = 'struct' | 'value' | 'list' | 'timestamp';
@@ -40,7 +40,7 @@ type Special = 'struct' | 'value' | 'list' | 'timestamp';
 export interface MessageSpec {
   readonly fullName: string;
   readonly fields: Map<number, FieldSpec>;
-  readonly special?: Special;
+  readonly special?: Special | undefined;
 }
 
 const SPECIAL: Record<string, Special> = {
@@ -113,8 +113,13 @@ export function compileSchema(messages: ReadonlyMap<string, MessageDescriptorLik
       }
       fields.set(f.number, spec);
     });
-    specs.set(fullName, { fullName, fields, special: SPECIAL[fullName] });
+    const special = SPECIAL[fullName];
+    specs.set(fullName, special ? { fullName, fields, special } : { fullName, fields });
   }
-  for (const [field, target] of links) field.message = specs.get(target);
+  for (const [field, target] of links) {
+    const message = specs.get(target);
+    if (!message) throw new Error(`${field.name}: message type ${target} has no schema`);
+    field.message = message;
+  }
   return specs;
 }

@@ -23,10 +23,7 @@ export class WireProblem extends Error {
 
   get path(): string {
     let path = '';
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const s = this.segments[i];
-      path += s.startsWith('[') || path === '' ? s : `.${s}`;
-    }
+    for (const s of [...this.segments].reverse()) path += s.startsWith('[') || path === '' ? s : `.${s}`;
     return path;
   }
 }

@@ -27,15 +27,16 @@ export class WireReader {
   protected varint(): number | bigint {
     const buf = this.buf;
     let p = this.pos;
-    if (p < buf.length && buf[p] < 0x80) { // the common case: one byte
+    const first = buf[p];
+    if (first !== undefined && first < 0x80) { // the common case: one byte
       this.pos = p + 1;
-      return buf[p];
+      return first;
     }
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 7; i++, scale *= 128) {
-      if (p >= buf.length) this.fail('truncated: the message ends inside a number', true);
       const byte = buf[p++];
+      if (byte === undefined) this.fail('truncated: the message ends inside a number', true);
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
         this.pos = p;
@@ -44,8 +45,8 @@ export class WireReader {
     }
     let big = BigInt(value);
     for (let i = 7; i < 10; i++) {
-      if (p >= buf.length) this.fail('truncated: the message ends inside a number', true);
       const byte = buf[p++];
+      if (byte === undefined) this.fail('truncated: the message ends inside a number', true);
       if (i === 9 && byte > 1) this.fail('malformed number: a varint longer than 64 bits', true);
       big |= BigInt(byte & 0x7f) << BigInt(7 * i);
       if (byte < 0x80) {
@@ -104,7 +105,7 @@ export class WireReader {
     const buf = this.buf;
     if (end - start <= 32) {
       let p = start;
-      while (p < end && buf[p] < 0x80) p++;
+      while (p < end && buf[p]! < 0x80) p++; // p < end <= buf.length
       if (p === end) return true;
     }
     return isUtf8(buf.subarray(start, end));

@@ -5,9 +5,9 @@ import type { InputLimits } from './limits.js';
 
 /** What a WebSocket client may send (README, "WebSocket frames"). */
 export type ClientFrame =
-  | { readonly type: 'subscribe'; readonly id: string; readonly filter: Filter; readonly afterSequence?: number; readonly afterCursor?: string; readonly clientName: string }
+  | { readonly type: 'subscribe'; readonly id: string; readonly filter: Filter; readonly afterSequence?: number | undefined; readonly afterCursor?: string | undefined; readonly clientName: string }
   | { readonly type: 'unsubscribe'; readonly id: string }
-  | { readonly type: 'ping'; readonly id?: string };
+  | { readonly type: 'ping'; readonly id?: string | undefined };
 
 const MAX_ID_LENGTH = 128;
 /** Keys each frame type takes; snake_case as in DESIGN.md, lowerCamelCase as the proto JSON mapping allows. */

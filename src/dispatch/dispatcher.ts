@@ -14,7 +14,7 @@ import { Subscription } from './subscription.js';
 /** What the composition root hands the dispatcher to tell others what happens. */
 export interface DispatcherHooks {
   /** Fed each delivery (metrics). */
-  readonly observer?: DeliveryObserver;
+  readonly observer?: DeliveryObserver | undefined;
   /** An append failed: health looks at the log now rather than at its next check. */
   readonly onLogFailure?: (err: unknown) => void;
 }
@@ -25,22 +25,22 @@ export interface DispatcherLimits extends IngestLimits {
   readonly maxSubscriptions: number;
   readonly maxExpressionLength: number;
   /** CPU a subscription's CEL expression may spend; beyond it the subscription ends RESOURCE_EXHAUSTED. */
-  readonly filterBudget?: FilterBudget;
+  readonly filterBudget?: FilterBudget | undefined;
 }
 
 export interface SubscribeParams {
   readonly filter: Filter;
-  readonly afterSequence?: number;
+  readonly afterSequence?: number | undefined;
   /** A resume token (AuditEvent.cursor); the one way to resume in cluster mode. */
-  readonly afterCursor?: string;
+  readonly afterCursor?: string | undefined;
   /** The request field that carried afterCursor, for errors (default after_cursor). */
-  readonly cursorField?: string;
+  readonly cursorField?: string | undefined;
   readonly clientName: string;
   readonly transport: string;
   /** The caller's view (roles table); absent: sees everything in clear. */
-  readonly viewer?: Viewer;
+  readonly viewer?: Viewer | undefined;
   /** Who opened it (the authenticated subject), for "own subscriptions" permissions. */
-  readonly owner?: string;
+  readonly owner?: string | undefined;
 }
 
 /** Counters since start; all plain numbers so GetStats and /metrics read the same figures. */

@@ -18,9 +18,9 @@ export interface HistoryRequest {
   readonly pageToken: string;
   readonly maxExpressionLength: number;
   /** CPU the expression may spend on this page; beyond it the query fails RESOURCE_EXHAUSTED. */
-  readonly filterBudget?: FilterBudget;
+  readonly filterBudget?: FilterBudget | undefined;
   /** The caller's view: what it may see, and how. */
-  readonly viewer?: Viewer;
+  readonly viewer?: Viewer | undefined;
 }
 
 /** One page of history: indexed fields go to the log's query, a CEL expression runs as a predicate. */

@@ -15,7 +15,7 @@ export type EndReason = 'completed' | 'unsubscribed' | 'shutdown' | 'cancelled' 
 /** What a transport writes next: events in sequence order, after a gap notice when history is gone. */
 export interface Delivery {
   readonly events: StoredAuditEvent[];
-  readonly gap?: { readonly from: number; readonly to: number };
+  readonly gap?: { readonly from: number; readonly to: number } | undefined;
 }
 
 export interface SubscriptionOptions {
@@ -30,12 +30,12 @@ export interface SubscriptionOptions {
   readonly log: EventLog;
   /** The highest sequence the router has offered to subscriptions. */
   readonly routedThrough: () => number;
-  readonly observer?: DeliveryObserver;
+  readonly observer?: DeliveryObserver | undefined;
   /** Presents each event as the caller may see it (redaction); its filter already holds the visibility rule. */
-  readonly viewer?: Viewer;
+  readonly viewer?: Viewer | undefined;
   readonly owner: string;
   /** Raises the tokens this subscription hands out to cover its resume token (ResolvedCursor.raise). */
-  readonly raise?: (token: string) => string;
+  readonly raise?: ((token: string) => string) | undefined;
 }
 
 /** Scan at most this many log rows per batch asked for, so one take() never blocks the loop for long. */
@@ -59,15 +59,15 @@ export class Subscription {
   private cursor: number;
   private lastDelivered: number;
   private queue: StoredAuditEvent[] = [];
-  private wake?: () => void;
-  private ending?: { reason: EndReason; drainQueue: boolean };
+  private wake?: (() => void) | undefined;
+  private ending?: { reason: EndReason; drainQueue: boolean } | undefined;
   readonly counters = { matched: 0, delivered: 0, dropped: 0, overflows: 0 };
   /** Whether the last batch taken came from the live queue rather than from the log (for delivery metrics). */
   private tookFromQueue = false;
   /** Why the server ended it, when reason is 'failed'. */
-  failure?: AppError;
+  failure?: AppError | undefined;
   /** Until the tokens handed out cover the resume token by themselves (they only grow). */
-  private raise?: (token: string) => string;
+  private raise?: ((token: string) => string) | undefined;
 
   constructor(private readonly opts: SubscriptionOptions) {
     this.id = opts.id;
@@ -127,9 +127,10 @@ export class Subscription {
 
   /** Records what the transport wrote. */
   delivered(events: readonly StoredAuditEvent[]): void {
-    if (events.length === 0) return;
+    const last = events.at(-1);
+    if (!last) return;
     this.counters.delivered += events.length;
-    this.lastDelivered = events[events.length - 1].sequence;
+    this.lastDelivered = last.sequence;
     this.opts.observer?.delivered(this.transport, events, this.tookFromQueue);
     spansUnder('auditstream.deliver', events, (e) => ({ 'audit.sequence': e.sequence, 'audit.subscription_id': this.id, 'audit.transport': this.transport }))();
   }

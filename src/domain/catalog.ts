@@ -8,7 +8,7 @@ export type Severity = 1 | 2 | 3 | 4 | 5;
 export const Severity = { INFO: 1, LOW: 2, MEDIUM: 3, HIGH: 4, CRITICAL: 5 } as const satisfies Record<SeverityName, Severity>;
 
 export function severityName(severity: Severity): SeverityName {
-  return SEVERITIES[severity - 1];
+  return SEVERITIES[severity - 1]!; // Severity is 1..5, SEVERITIES has its five names
 }
 
 export const RESULTS = ['UNSPECIFIED', 'SUCCESS', 'FAILURE', 'PARTIAL'] as const;

@@ -17,7 +17,7 @@ export interface NewAuditEvent {
    * Nanoseconds below `timestamp`'s millisecond (0..999,999): a Date holds milliseconds, a protobuf
    * Timestamp nanoseconds, and what was published comes back exactly. Absent means 0.
    */
-  readonly timestampSubMsNanos?: number;
+  readonly timestampSubMsNanos?: number | undefined;
   readonly userId: string;
   readonly entityType: string;
   readonly entityId: string;
@@ -31,7 +31,7 @@ export interface NewAuditEvent {
    * The salts of the metadata commitments, when they were drawn before the log sealed the event (a
    * cluster node writes them into the shared topic, so every node computes the same commitments).
    */
-  readonly metadataSalts?: KeyedBytes;
+  readonly metadataSalts?: KeyedBytes | undefined;
 }
 
 /** An event as the log stored it. Immutable: transports may cache their encodings of it. */
@@ -46,9 +46,9 @@ export interface StoredAuditEvent extends NewAuditEvent {
   /** Per key whose value is present in clear: the salt that opens its commitment. */
   readonly metadataSalts: KeyedBytes;
   /** Cluster mode: where the event sits in the shared Kafka log; `sequence` is then this node's order. */
-  readonly position?: LogPosition;
+  readonly position?: LogPosition | undefined;
   /** Cluster mode: the resume token just after this event, accepted by every node (see domain/cursor.ts). */
-  readonly cursor?: string;
+  readonly cursor?: string | undefined;
 }
 
 /** A record's place in a partitioned log. */

@@ -10,14 +10,14 @@ import { CATEGORIES, EVENT_TYPES, typeInfo, type Category, type EventType, type 
 export interface Filter {
   readonly eventTypes: readonly EventType[];
   /** Absent or empty: any category. */
-  readonly categories?: readonly Category[];
+  readonly categories?: readonly Category[] | undefined;
   readonly severities: readonly Severity[];
-  readonly minSeverity?: Severity;
+  readonly minSeverity?: Severity | undefined;
   readonly entityTypes: readonly string[];
   readonly entityIds: readonly string[];
   readonly userIds: readonly string[];
-  readonly start?: Date;
-  readonly end?: Date;
+  readonly start?: Date | undefined;
+  readonly end?: Date | undefined;
   readonly expression: string;
 }
 

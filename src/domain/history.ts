@@ -6,36 +6,36 @@ import type { StoredAuditEvent } from './event.js';
  * means any.
  */
 export interface HistoryQuery {
-  readonly eventTypes?: readonly string[];
+  readonly eventTypes?: readonly string[] | undefined;
   /**
    * Catalog categories ("security"): each stands for its event types, intersected with eventTypes when
    * both are given (domain/filter's allowedTypes).
    */
-  readonly categories?: readonly string[];
+  readonly categories?: readonly string[] | undefined;
   /** Exact severity membership. */
-  readonly severities?: readonly number[];
+  readonly severities?: readonly number[] | undefined;
   /** Lower bound on severity. */
-  readonly minSeverity?: number;
-  readonly entityTypes?: readonly string[];
-  readonly entityIds?: readonly string[];
-  readonly userIds?: readonly string[];
+  readonly minSeverity?: number | undefined;
+  readonly entityTypes?: readonly string[] | undefined;
+  readonly entityIds?: readonly string[] | undefined;
+  readonly userIds?: readonly string[] | undefined;
   /** Inclusive bounds on the event's timestamp. */
-  readonly start?: Date;
-  readonly end?: Date;
+  readonly start?: Date | undefined;
+  readonly end?: Date | undefined;
   /** By sequence. */
   readonly order: 'asc' | 'desc';
   /** At most this many events per page; <= 0 gives an empty page. */
   readonly limit: number;
   /** Page token: continue after this sequence in the given order (`>` for asc, `<` for desc). */
-  readonly afterSequence?: number;
+  readonly afterSequence?: number | undefined;
   /** Extra filter applied in JS (e.g. a CEL expression) after the SQL filters. */
-  readonly predicate?: (e: StoredAuditEvent) => boolean;
+  readonly predicate?: ((e: StoredAuditEvent) => boolean) | undefined;
 }
 
 export interface HistoryPage {
   readonly events: StoredAuditEvent[];
   /** The afterSequence of the next page; absent when there are no more matching events. */
-  readonly nextPageToken?: number;
+  readonly nextPageToken?: number | undefined;
 }
 
 export type ChainBreakKind = 'hash_mismatch' | 'previous_hash_mismatch' | 'missing_sequence';

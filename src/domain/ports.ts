@@ -49,7 +49,7 @@ export interface EventLog {
    */
   backup?(destination: string, progress: (copied: number, total: number) => void): Promise<{ sequence: number; hash: Uint8Array }>;
   /** The file holding the log, where it is one local file (a backup's temporary copy goes beside it). */
-  readonly file?: string;
+  readonly file?: string | undefined;
   /** Removes what the retention settings say is too old, now; returns how many events. Absent where the log keeps no retention of its own. */
   applyRetention?(now: Date): number;
   /** A log that is itself a downstream (cluster mode's shared topic): its circuit and lag, for health and metrics. */

@@ -181,10 +181,10 @@ function staticType(expr: Expr): string {
     case 'callExpr': {
       const fn = kind.value.function;
       if (BOOL_CALLS.has(fn)) return 'bool';
-      if (CONVERSIONS.has(fn)) return fn === 'size' ? 'int' : fn === 'timestamp' || fn === 'duration' ? `google.protobuf.${fn[0].toUpperCase()}${fn.slice(1)}` : fn;
+      if (CONVERSIONS.has(fn)) return fn === 'size' ? 'int' : fn === 'timestamp' ? 'google.protobuf.Timestamp' : fn === 'duration' ? 'google.protobuf.Duration' : fn;
       const operands = fn === '_?_:_' ? kind.value.args.slice(1) : ARITHMETIC.has(fn) ? kind.value.args : [];
       const types = new Set(operands.map(staticType));
-      return types.size === 1 ? [...types][0] : 'dyn';
+      return types.size === 1 ? [...types][0]! : 'dyn';
     }
     default: return 'dyn';
   }

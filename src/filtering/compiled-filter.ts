@@ -14,13 +14,13 @@ export interface CompiledFilter {
    * the filter lets through: its event_types intersected with the types of its categories (so the index
    * files a category filter under its types); empty, not absent, when the two exclude each other.
    */
-  readonly eventTypes?: ReadonlySet<string>;
+  readonly eventTypes?: ReadonlySet<string> | undefined;
   /** The categories as given (informative: matching goes through eventTypes, which holds their types). */
-  readonly categories?: ReadonlySet<Category>;
-  readonly severities?: ReadonlySet<Severity>;
-  readonly entityTypes?: ReadonlySet<string>;
-  readonly entityIds?: ReadonlySet<string>;
-  readonly userIds?: ReadonlySet<string>;
+  readonly categories?: ReadonlySet<Category> | undefined;
+  readonly severities?: ReadonlySet<Severity> | undefined;
+  readonly entityTypes?: ReadonlySet<string> | undefined;
+  readonly entityIds?: ReadonlySet<string> | undefined;
+  readonly userIds?: ReadonlySet<string> | undefined;
   matches(event: StoredAuditEvent): boolean;
   /**
    * The one thing this filter checks, when it checks just one field (so the index alone decides a
@@ -54,7 +54,7 @@ export function compileFilter(filter: Filter, maxExpressionLength = 4096, budget
  */
 class BudgetedPredicate {
   private readonly cpu: CpuBudget;
-  private exhausted?: AppError;
+  private exhausted?: AppError | undefined;
   private listener?: (err: AppError) => void;
 
   constructor(
@@ -97,12 +97,12 @@ class BudgetedPredicate {
  * stays monomorphic; fields left empty cost one branch each.
  */
 class FieldFilter implements CompiledFilter {
-  readonly eventTypes?: ReadonlySet<string>;
-  readonly categories?: ReadonlySet<Category>;
-  readonly severities?: ReadonlySet<Severity>;
-  readonly entityTypes?: ReadonlySet<string>;
-  readonly entityIds?: ReadonlySet<string>;
-  readonly userIds?: ReadonlySet<string>;
+  readonly eventTypes?: ReadonlySet<string> | undefined;
+  readonly categories?: ReadonlySet<Category> | undefined;
+  readonly severities?: ReadonlySet<Severity> | undefined;
+  readonly entityTypes?: ReadonlySet<string> | undefined;
+  readonly entityIds?: ReadonlySet<string> | undefined;
+  readonly userIds?: ReadonlySet<string> | undefined;
   private readonly minSeverity: number;
   private readonly timed: boolean;
   private readonly start: number;

@@ -28,12 +28,10 @@ export function activeTraceparent(): string {
 /** Starts a span whose parent is the traceparent; undefined when tracing is off or there is none. */
 export function startSpanUnder(name: string, traceparent: string, attributes?: Attributes): Span | undefined {
   if (!enabled || traceparent === '') return undefined;
-  const m = TRACEPARENT.exec(traceparent);
-  if (!m) return undefined;
-  const parent = trace.setSpanContext(ROOT_CONTEXT, {
-    traceId: m[1], spanId: m[2], traceFlags: Number.parseInt(m[3], 16) as TraceFlags, isRemote: false,
-  });
-  return tracer().startSpan(name, { attributes }, parent);
+  const [, traceId, spanId, flags] = TRACEPARENT.exec(traceparent) ?? [];
+  if (traceId === undefined || spanId === undefined || flags === undefined) return undefined;
+  const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: Number.parseInt(flags, 16) as TraceFlags, isRemote: false });
+  return tracer().startSpan(name, attributes ? { attributes } : {}, parent);
 }
 
 /** One span per traced item, all ended by the returned function. */
@@ -44,7 +42,7 @@ export function spansUnder<T extends { readonly traceparent: string }>(name: str
 }
 
 /** The active trace and span ids, for log lines. */
-export function activeTraceIds(): { trace_id?: string; span_id?: string } {
+export function activeTraceIds(): { trace_id?: string | undefined; span_id?: string | undefined } {
   if (!enabled) return {};
   const span = trace.getSpan(context.active());
   if (!span) return {};

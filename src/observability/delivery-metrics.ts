@@ -64,11 +64,12 @@ export class DeliveryMetrics implements DeliveryObserver {
    */
   delivered(transport: string, events: readonly StoredAuditEvent[], live: boolean): void {
     this.sends.inc({ transport }, events.length);
-    if (!live) return;
     const oldest = events[0];
+    if (!live || !oldest) return;
     const slot = oldest.sequence % STORE_TIMES;
-    const seconds = this.storedSequence[slot] === oldest.sequence
-      ? (performance.now() - this.storedAt[slot]) / 1000
+    const storedAt = this.storedSequence[slot] === oldest.sequence ? this.storedAt[slot] : undefined;
+    const seconds = storedAt !== undefined
+      ? (performance.now() - storedAt) / 1000
       // Stored more than STORE_TIMES events ago: from receipt instead (whole ms, and a little longer),
       // so a slow tail is still seen.
       : (Date.now() - oldest.receivedAt.getTime()) / 1000;

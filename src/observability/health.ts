@@ -6,7 +6,7 @@ export interface Readiness {
   readonly ready: boolean;
   readonly log: 'writable' | 'unwritable';
   /** Why the log cannot be written (cause and path), while it cannot. */
-  readonly reason?: string;
+  readonly reason?: string | undefined;
   readonly shuttingDown: boolean;
   readonly downstreams: readonly DownstreamStatus[];
 }
@@ -23,9 +23,9 @@ const REPEAT_MS = 30_000;
  */
 export class HealthMonitor {
   private shuttingDown = false;
-  private current?: Readiness;
-  private timer?: NodeJS.Timeout;
-  private lastSaid?: { reason: string; at: number };
+  private current?: Readiness | undefined;
+  private timer?: NodeJS.Timeout | undefined;
+  private lastSaid?: { reason: string; at: number } | undefined;
   /** Appends that failed, by cause (SQLITE_FULL, SQLITE_IOERR_WRITE, ...). */
   readonly writeErrors = new Map<string, number>();
 

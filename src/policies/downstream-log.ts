@@ -8,7 +8,7 @@ export interface DownstreamLogOptions {
   /** How log lines name it, e.g. "Kafka" or "Kafka (cluster log)". */
   readonly label: string;
   /** While it keeps failing, at most one more warning this often (default 30 s). */
-  readonly repeatMs?: number;
+  readonly repeatMs?: number | undefined;
   /** Fields added to every line (e.g. the lag). */
   readonly details?: () => Record<string, unknown>;
 }

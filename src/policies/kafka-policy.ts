@@ -19,7 +19,7 @@ export interface KafkaPolicyOptions {
    * The longest one attempt may take (kafka.send_timeout); then it fails with a KafkaSendTimeoutError,
    * which is retried and counted by the breaker. Absent: attempts are bounded by kafkajs alone.
    */
-  readonly attemptTimeoutMs?: number;
+  readonly attemptTimeoutMs?: number | undefined;
 }
 
 /** What one attempt that went through the breaker came to, for logging (see downstream-log.ts). */

@@ -14,9 +14,9 @@ type SecuritySettings = Config['security'];
 /** What a transport learned about the caller before asking who it is. */
 export interface Credentials {
   /** The bearer token, if any. */
-  readonly token?: string;
+  readonly token?: string | undefined;
   /** The subject CN of a verified client certificate (mutual TLS), if any. */
-  readonly certificateSubject?: string;
+  readonly certificateSubject?: string | undefined;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -69,7 +69,7 @@ export class Security {
   }
 
   /** TLS material for both servers, when configured. */
-  tlsFiles(): { cert: Buffer; key: Buffer; ca?: Buffer } | undefined {
+  tlsFiles(): { cert: Buffer; key: Buffer; ca?: Buffer | undefined } | undefined {
     const { cert_file, key_file, client_ca_file } = this.settings.tls;
     if (!cert_file || !key_file) return undefined;
     return { cert: readFileSync(cert_file), key: readFileSync(key_file), ca: client_ca_file ? readFileSync(client_ca_file) : undefined };
@@ -83,7 +83,7 @@ export class Security {
     else if (credentials.certificateSubject) {
       const roles = this.settings.certificate_roles;
       const subject = credentials.certificateSubject;
-      identity = { subject, roles: Object.hasOwn(roles, subject) ? roles[subject] : [], scopes: [] };
+      identity = { subject, roles: (Object.hasOwn(roles, subject) ? roles[subject] : undefined) ?? [], scopes: [] };
     } else if (this.tokens) identity = await this.tokens.verify(undefined);
     if (!identity) throw new AppError('UNAUTHENTICATED', 'a client certificate or a bearer token is required');
     return new Permissions(identity, this.onUnknownRole);

@@ -34,7 +34,7 @@ const NO_EXP_TTL_MS = 60_000;
 
 /** Why jose refused a token, in words that name the claim but reveal nothing secret. */
 function refusal(err: unknown): string {
-  const { code, claim, reason } = err as { code?: string; claim?: string; reason?: string };
+  const { code, claim, reason } = err as { code?: string | undefined; claim?: string | undefined; reason?: string | undefined };
   if (code === 'ERR_JWT_EXPIRED') return 'the token has expired';
   if (code !== 'ERR_JWT_CLAIM_VALIDATION_FAILED') return 'the token is not valid';
   if (reason === 'missing') return `the token has no ${claim} claim`;
@@ -73,8 +73,8 @@ export class TokenVerifier {
     try {
       ({ payload } = await jwtVerify(token, this.key as JWTVerifyGetKey, {
         algorithms: this.algorithms,
-        issuer: this.settings.issuer,
-        audience: this.settings.audience,
+        ...(this.settings.issuer === undefined ? {} : { issuer: this.settings.issuer }),
+        ...(this.settings.audience === undefined ? {} : { audience: this.settings.audience }),
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(nowMs),
         requiredClaims: this.settings.allow_tokens_without_exp ? [] : ['exp'],

@@ -38,10 +38,10 @@ export function disagreement(log: Pick<EventLog, 'lastSequence' | 'firstSequence
  * log that was cut or rewritten, so no sequence a checkpoint covers is ever handed out again.
  */
 export class Checkpointer {
-  private newestCheckpoint?: Checkpoint;
+  private newestCheckpoint?: Checkpoint | undefined;
   private head?: { sequence: number; hash: Uint8Array };
   private sinceSigned = 0;
-  private timer?: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(cp: Checkpoint) => void>();
 
   private constructor(

@@ -72,7 +72,7 @@ export abstract class MemoryEvents {
     for (const e of ordered) {
       if (after !== undefined && (q.order === 'asc' ? e.sequence <= after : e.sequence >= after)) continue;
       if (!matchesHistoryQuery(e, q) || (q.predicate && !q.predicate(e))) continue;
-      if (events.length === q.limit) return { events, nextPageToken: events[events.length - 1].sequence };
+      if (events.length === q.limit) return { events, nextPageToken: events.at(-1)?.sequence };
       events.push(e);
     }
     return { events };

@@ -48,6 +48,13 @@ export class ReplicaLog extends MemoryEvents {
     return this.partitions.length;
   }
 
+  /** A partition of the topic this node reads; Kafka never hands out a record of another one. */
+  private partition(index: number): PartitionIndex {
+    const p = this.partitions[index];
+    if (!p) throw new Error(`partition ${index} is not one of the topic's ${this.partitions.length}`);
+    return p;
+  }
+
   /** The next offset to read per partition. */
   nextOffsets(): number[] {
     return this.partitions.map((p) => p.next);
@@ -55,7 +62,7 @@ export class ReplicaLog extends MemoryEvents {
 
   /** Stores a record read in offset order; undefined for one read before (a restarted consumer re-reads). */
   add(record: ReplicaRecord): AppendResult | undefined {
-    const p = this.partitions[record.partition];
+    const p = this.partition(record.partition);
     if (record.offset < p.next) return undefined;
     p.next = record.offset + 1;
     const original = this.byId(record.event.id);
@@ -77,7 +84,7 @@ export class ReplicaLog extends MemoryEvents {
 
   /** Moves past a record that holds no event. */
   skip(partition: number, offset: number): void {
-    const p = this.partitions[partition];
+    const p = this.partition(partition);
     p.next = Math.max(p.next, offset + 1);
   }
 
@@ -98,11 +105,12 @@ export class ReplicaLog extends MemoryEvents {
     const next = decodePartitionCursor(token, this.partitions.length, field);
     let afterSequence = this.lastSequence();
     this.partitions.forEach((p, i) => {
-      if (next[i] < p.heldFrom) {
+      const nextOffset = next[i] ?? 0;
+      if (nextOffset < p.heldFrom) {
         throw new AppError('FAILED_PRECONDITION', `is older than this node's history (partition ${i} is held from offset ${p.heldFrom}); subscribe without it or with a time range`, field);
       }
-      const at = lowerBound(p.offsets, next[i]);
-      if (at < p.offsets.length) afterSequence = Math.min(afterSequence, p.sequences[at] - 1);
+      const sequenceThere = p.sequences[lowerBound(p.offsets, nextOffset)];
+      if (sequenceThere !== undefined) afterSequence = Math.min(afterSequence, sequenceThere - 1);
     });
     return {
       afterSequence,
@@ -136,8 +144,8 @@ export class ReplicaLog extends MemoryEvents {
     const counts = new Map<number, number>();
     for (const e of evicted) counts.set(e.position!.partition, (counts.get(e.position!.partition) ?? 0) + 1);
     for (const [partition, count] of counts) {
-      const p = this.partitions[partition];
-      p.heldFrom = p.offsets[count - 1] + 1;
+      const p = this.partition(partition);
+      p.heldFrom = (p.offsets[count - 1] ?? p.heldFrom - 1) + 1;
       p.offsets.splice(0, count);
       p.sequences.splice(0, count);
     }
@@ -163,7 +171,7 @@ function lowerBound(values: readonly number[], target: number): number {
   let hi = values.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (values[mid] < target) lo = mid + 1;
+    if (values[mid]! < target) lo = mid + 1; // lo <= mid < hi <= values.length
     else hi = mid;
   }
   return lo;

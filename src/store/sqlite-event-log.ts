@@ -31,20 +31,20 @@ export interface SqliteEventLogOptions {
   readonly path: string;
   readonly clock: Clock;
   /** SQLite `synchronous`: 'full' (default) survives power loss, 'normal' survives a process crash. */
-  readonly synchronous?: 'full' | 'normal';
-  readonly retention?: RetentionOptions;
+  readonly synchronous?: 'full' | 'normal' | undefined;
+  readonly retention?: RetentionOptions | undefined;
   /**
    * Tuning: a history query over a time window (and no type, entity or user) uses the timestamp index
    * when the window holds about this many events or fewer, else walks the log in sequence order.
    * Default 20,000.
    */
-  readonly indexedWindowRows?: number;
+  readonly indexedWindowRows?: number | undefined;
   /** Run SQLite's quick_check when opening (default true): a damaged file is refused at start. */
-  readonly integrityCheck?: boolean;
+  readonly integrityCheck?: boolean | undefined;
   /** Open an existing log to read and verify only (`auditstream verify --offline`): nothing is written. */
-  readonly readOnly?: boolean;
+  readonly readOnly?: boolean | undefined;
   /** Commit appends on a thread of their own (default for a file; ':memory:' always commits in place). */
-  readonly writerThread?: boolean;
+  readonly writerThread?: boolean | undefined;
 }
 
 /**
@@ -87,14 +87,14 @@ export class SqliteEventLog implements EventLog {
   private readonly path: string;
   private probeBytes = PROBE_BYTES;
   /** Why writing failed last, until a write succeeds. */
-  private problem?: string;
+  private problem?: string | undefined;
   /** The newest sequence ever stored and its hash (mirrors meta 'last'; updated after each commit). */
   private last: ChainPoint;
 
   private readonly s: Statements;
   private readonly appendTx: ReturnType<typeof appendTransaction>;
   /** The log writer's thread (file logs): appends commit there. */
-  private readonly writer?: SqliteWriter;
+  private readonly writer?: SqliteWriter | undefined;
   private readonly retentionTx: Database.Transaction<(nowMs: number) => number>;
 
   constructor(options: SqliteEventLogOptions) {

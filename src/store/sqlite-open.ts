@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
  * otherwise open as an empty database and hand out sequence 1 again. Errors are one line naming the
  * file and what to do.
  */
-export function openDatabase(file: string, options: { readonly?: boolean; quickCheck?: boolean } = {}): Database.Database {
+export function openDatabase(file: string, options: { readonly?: boolean | undefined; quickCheck?: boolean | undefined } = {}): Database.Database {
   const inMemory = file === ':memory:' || file === '';
   if (!inMemory) {
     const size = fs.statSync(file, { throwIfNoEntry: false })?.size;

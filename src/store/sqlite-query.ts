@@ -15,8 +15,8 @@ export interface TimePlan {
   /** Check timestamps while walking in sequence order, not through the timestamp index. */
   readonly scan: boolean;
   /** Exact sequence bounds of the events in the time range (added as filters). */
-  readonly minSequence?: number;
-  readonly maxSequence?: number;
+  readonly minSequence?: number | undefined;
+  readonly maxSequence?: number | undefined;
 }
 
 /** Runs one parameterised SELECT of event rows (raw mode: arrays in column order). */
@@ -121,13 +121,13 @@ export function runHistoryQuery(q: HistoryQuery, fetch: RowFetcher, plan?: TimeP
         }
       }
       if (matches.length === wanted || rows.length < chunk) break;
-      after = rows[rows.length - 1][ROW_SEQUENCE];
+      after = rows.at(-1)?.[ROW_SEQUENCE];
     }
   }
 
   if (matches.length <= limit) return { events: matches };
   const events = matches.slice(0, limit);
-  return { events, nextPageToken: events[limit - 1].sequence };
+  return { events, nextPageToken: events.at(-1)?.sequence };
 }
 
 /** Maps times to sequences through the timestamp index, and plans time-range queries with it. */

@@ -3,9 +3,9 @@ import type { Statements } from './sqlite-statements.js';
 
 export interface RetentionOptions {
   /** Remove events received more than this long ago. */
-  readonly maxAgeMs?: number;
+  readonly maxAgeMs?: number | undefined;
   /** Keep at most this many events (the newest). */
-  readonly maxEvents?: number;
+  readonly maxEvents?: number | undefined;
 }
 
 /** Refuses negative or non-numeric limits; counts are whole. */

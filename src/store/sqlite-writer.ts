@@ -25,10 +25,10 @@ export class SqliteWriter {
   private readonly waiting = new Map<number, {
     resolve: (c: Committed) => void;
     reject: (e: Error) => void;
-    progress?: (copied: number, total: number) => void;
+    progress?: ((copied: number, total: number) => void) | undefined;
   }>();
   private nextId = 0;
-  private failure?: Error;
+  private failure?: Error | undefined;
   /** Resolves once the thread has opened the database (or failed to). */
   readonly ready: Promise<void>;
 

@@ -19,8 +19,8 @@ export interface HistoryDeps extends PipelineDeps {
   readonly eventLog: EventLog;
   readonly limits: InputLimits;
   readonly maxExpressionLength: number;
-  readonly filterBudget?: FilterBudget;
-  readonly checkpoints?: Checkpointer;
+  readonly filterBudget?: FilterBudget | undefined;
+  readonly checkpoints?: Checkpointer | undefined;
   readonly batchSize: number;
 }
 

@@ -64,7 +64,7 @@ export function createPublishHandlers(deps: PublishDeps) {
         const grpc = toGrpcError(s.reason, log);
         const field = isAppError(s.reason) ? (s.reason.field ?? '') : '';
         return {
-          eventId: outcomes[i].eventId,
+          eventId: outcomes[i]?.eventId ?? '',
           outcome: { $case: 'error', error: { code: status[grpc.code ?? status.INTERNAL], message: grpc.details ?? '', field } },
         };
       });

@@ -36,7 +36,7 @@ export class GrpcServer {
   }
 
   /** With `tls`, serves TLS; with its `ca`, requires client certificates signed by it (mutual TLS). */
-  async listen(host: string, port: number, tls?: { cert: Buffer; key: Buffer; ca?: Buffer }): Promise<number> {
+  async listen(host: string, port: number, tls?: { cert: Buffer; key: Buffer; ca?: Buffer | undefined }): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const credentials = tls
       ? ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], Boolean(tls.ca))

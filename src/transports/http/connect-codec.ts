@@ -143,6 +143,6 @@ const CONNECT_CODES: Record<number, readonly [string, number]> = {
 };
 
 export function connectCode(code: number | undefined): { readonly name: string; readonly httpStatus: number } {
-  const [name, httpStatus] = CONNECT_CODES[code ?? status.UNKNOWN] ?? CONNECT_CODES[status.UNKNOWN];
+  const [name, httpStatus] = CONNECT_CODES[code ?? status.UNKNOWN] ?? ['unknown', 500];
   return { name, httpStatus };
 }

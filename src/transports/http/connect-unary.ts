@@ -39,7 +39,7 @@ const JSON_TYPE = 'application/json';
 const PROTO_TYPE = 'application/proto';
 
 export interface UnaryRpcDeps {
-  readonly service?: AuditServiceServer;
+  readonly service?: AuditServiceServer | undefined;
   readonly log: Logger;
   /** Open requests, so shutdown waits for calls in flight as the gRPC server does. */
   readonly streams: Set<Promise<void>>;
@@ -85,7 +85,7 @@ function entries(service: AuditServiceServer): ReadonlyMap<string, Entry> {
 }
 
 /** Writes a Connect error: its JSON body, HTTP status, and the gRPC trailers as `trailer-` headers (a retry hint also as Retry-After). */
-function sendConnectError(res: ServerResponse, err: Partial<ServiceError>, http: { status?: number; headers?: Record<string, string> } = {}): void {
+function sendConnectError(res: ServerResponse, err: Partial<ServiceError>, http: { status?: number | undefined; headers?: Record<string, string> | undefined } = {}): void {
   const { name, httpStatus } = connectCode(err.code);
   const extraHeaders = http.headers ?? {};
   const headers: Record<string, string> = { 'content-type': JSON_TYPE, 'cache-control': 'no-store', ...extraHeaders };
@@ -157,7 +157,7 @@ function unaryCall(req: IncomingMessage, res: ServerResponse, request: unknown, 
       if (!socket.encrypted) return {};
       // As the HTTP bridges do (auth.ts): only a certificate that verified against the client CA counts.
       const certificate = socket.authorized && socket.getPeerCertificate ? socket.getPeerCertificate() : undefined;
-      return { transportSecurityType: 'ssl', sslPeerCertificate: certificate?.raw ? certificate : undefined };
+      return certificate?.raw ? { transportSecurityType: 'ssl', sslPeerCertificate: certificate } : { transportSecurityType: 'ssl' };
     },
   });
   res.once('close', () => {

@@ -47,7 +47,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
 };
 
 export interface ErrorBody {
-  readonly error: { readonly code: ErrorCode; readonly message: string; readonly field?: string };
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly field?: string | undefined };
 }
 
 /**

@@ -25,9 +25,9 @@ export interface HttpServerDeps extends BridgeDeps {
   readonly readiness?: () => { readonly ready: boolean };
   readonly security: Security;
   /** TLS certificate and key (and a client CA for mutual TLS): serve HTTPS and WSS. */
-  readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer | undefined };
   /** The gRPC service's handlers, served as JSON over HTTP at POST /audit.v1.AuditService/<Method> (connect-unary.ts). */
-  readonly service?: AuditServiceServer;
+  readonly service?: AuditServiceServer | undefined;
 }
 
 /** The event types and severities, so the viewer's filter controls need no copy of the catalog. */
@@ -59,7 +59,7 @@ export class HttpServer {
   /** Upgrades between the connection-limit check and the handshake, counted against the limit. */
   private opening = 0;
   private serving = true;
-  private pinger?: NodeJS.Timeout;
+  private pinger?: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: HttpServerDeps) {
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);

@@ -69,7 +69,7 @@ class SseSink implements StreamSink {
  * Where the stream starts: Last-Event-ID (a browser reconnecting) wins over after_sequence and
  * after_cursor. A Last-Event-ID that is not a number is a cluster node's token.
  */
-function startAfter(req: IncomingMessage, params: URLSearchParams): { afterSequence?: number; afterCursor?: string; cursorField?: string } {
+function startAfter(req: IncomingMessage, params: URLSearchParams): { afterSequence?: number | undefined; afterCursor?: string | undefined; cursorField?: string | undefined } {
   const header = req.headers['last-event-id'];
   if (typeof header === 'string' && header.trim() !== '') {
     if (/^\s*\d+\s*$/.test(header)) return { afterSequence: parseSequence(header, 'Last-Event-ID') };

@@ -39,7 +39,7 @@ export class WsConnection implements FrameChannel {
   private tokens: number;
   private refilledAt = Date.now();
   private writers: Array<() => void> = [];
-  private stallTimer?: NodeJS.Timeout;
+  private stallTimer?: NodeJS.Timeout | undefined;
   /**
    * A write failed: the peer is gone (reset, terminated) although ws has not yet run its close
    * handling, so readyState still says OPEN. Writes to such a socket are dropped without adding to

@@ -29,6 +29,8 @@ const COMPRESSION = {
  */
 export function createKafkaClient(k: KafkaSettings, logger: Logger, retries = 0): kafkajs.Kafka {
   if (k.compression_type === 'snappy') CompressionCodecs[CompressionTypes.Snappy] = createSnappyCodec;
+  const tls = tlsOptions(k.tls);
+  const ssl = tls === undefined ? {} : { ssl: tls };
   const config: KafkaConfig = {
     clientId: k.client_id,
     brokers: k.brokers,
@@ -38,8 +40,8 @@ export function createKafkaClient(k: KafkaSettings, logger: Logger, retries = 0)
     enforceRequestTimeout: true,
     // Connecting and metadata refreshes: one attempt where a cockatiel policy retries (the forwarder).
     retry: { retries },
-    ssl: tlsOptions(k.tls),
-    sasl: k.sasl ? ({ mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } as SASLOptions) : undefined,
+    ...ssl,
+    ...(k.sasl ? { sasl: { mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } as SASLOptions } : {}),
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => logEntry(logger, entry),
   };

@@ -46,7 +46,7 @@ export class ClusterLog implements EventLog {
   private readonly origin = randomUUID();
   private calls = 0;
   /** Resolves the start once this node has read up to where the topic stood then. */
-  private caughtUp?: { readonly through: readonly number[]; readonly resolve: () => void };
+  private caughtUp?: { readonly through: readonly number[]; readonly resolve: () => void } | undefined;
   private closed = false;
   private readonly availability: DownstreamLog;
 
@@ -194,7 +194,7 @@ export class ClusterLog implements EventLog {
 
   /** Stores a batch read from one partition, hands it to the dispatcher, then answers our own appends. */
   private consume(partition: number, messages: KafkaMessage[], highWatermark: number): void {
-    this.high[partition] = Math.max(this.high[partition], highWatermark);
+    this.high[partition] = Math.max(this.high[partition] ?? 0, highWatermark);
     const results: AppendResult[] = [];
     const answers: Array<[Pending, AppendResult]> = [];
     for (const m of messages) {
@@ -226,14 +226,14 @@ export class ClusterLog implements EventLog {
   /** For metrics and readiness, as a downstream: its circuit, and the records this node has not read yet. */
   status(): { name: string; circuit: CircuitName; lag: number; deadLetters: number } {
     const next = this.replica.nextOffsets();
-    const lag = this.high.reduce((sum, high, p) => sum + Math.max(0, high - next[p]), 0);
+    const lag = this.high.reduce((sum, high, p) => sum + Math.max(0, high - (next[p] ?? 0)), 0);
     return { name: 'kafka-log', circuit: this.policy.circuit, lag, deadLetters: 0 };
   }
 
   private checkCaughtUp(): void {
     if (!this.caughtUp) return;
     const next = this.replica.nextOffsets();
-    if (this.caughtUp.through.every((high, p) => next[p] >= high)) {
+    if (this.caughtUp.through.every((high, p) => (next[p] ?? 0) >= high)) {
       this.caughtUp.resolve();
       this.caughtUp = undefined;
     }

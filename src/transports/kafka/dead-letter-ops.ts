@@ -32,7 +32,7 @@ export class DeadLetterOps {
     // One more than asked tells whether another page exists.
     const page = this.store.list(afterSequence, limit + 1);
     const letters = page.slice(0, limit).map((letter) => ({ letter, event: this.eventAt(letter.sequence) }));
-    const nextAfter = page.length > limit ? letters[letters.length - 1].letter.sequence : undefined;
+    const nextAfter = page.length > limit ? letters.at(-1)?.letter.sequence : undefined;
     return { letters, nextAfter, total: this.store.count() };
   }
 
@@ -48,8 +48,9 @@ export class DeadLetterOps {
       .map((sequence) => ({ sequence, eventId: '', outcome: 'not_found', reason: '' }));
     let circuitOpen = false;
     for (const letter of letters) {
-      results.push(await this.redriveOne(letter, circuitOpen));
-      circuitOpen ||= results[results.length - 1].outcome === 'skipped';
+      const result = await this.redriveOne(letter, circuitOpen);
+      results.push(result);
+      circuitOpen ||= result.outcome === 'skipped';
     }
     const delivered = results.filter((r) => r.outcome === 'delivered').length;
     this.logger.info({ asked: results.length, delivered, remaining: this.store.count() }, 'Kafka dead letters redriven');

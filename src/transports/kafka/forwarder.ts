@@ -207,7 +207,7 @@ export class KafkaForwarder {
     const endSendSpans = spansUnder('auditstream.kafka.send', batch, (e) => ({ 'audit.sequence': e.sequence, 'messaging.system': 'kafka' }));
     try {
       const records = batch.map((e) => toRecord(e, this.deps.routing));
-      topic = records[0].topic;
+      topic = records[0]?.topic ?? '';
       await this.deps.policy.execute((signal) => {
         attempts++;
         return this.deps.sender.send(records, signal);
@@ -220,13 +220,14 @@ export class KafkaForwarder {
         for (const e of batch) await this.forward([e], priorAttempts + attempts);
         return;
       }
-      this.deadLetter(batch[0], topic, error, priorAttempts + attempts);
+      if (batch[0]) this.deadLetter(batch[0], topic, error, priorAttempts + attempts);
       return;
     } finally {
       endSendSpans();
     }
     this.counters.delivered += batch.length;
-    this.advance(batch[batch.length - 1].sequence);
+    const last = batch.at(-1);
+    if (last) this.advance(last.sequence);
   }
 
   private deadLetter(event: StoredAuditEvent, destination: string, error: KafkaErrorClass, attempts: number): void {

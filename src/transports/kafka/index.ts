@@ -38,7 +38,7 @@ export interface KafkaSinkDeps {
   /** Where the forwarder keeps its cursor and dead letters (see kafkaStoresIn, memoryKafkaStores). */
   readonly stores: KafkaStores;
   /** Tests and the bench may replace the kafkajs sender. */
-  readonly sender?: RecordSender;
+  readonly sender?: RecordSender | undefined;
 }
 
 /** The forwarder's own state: how far it got, and what Kafka refused for good. */

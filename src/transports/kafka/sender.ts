@@ -17,7 +17,7 @@ export interface KafkaSenderOptions {
    * delivered after all are not sent again: the caller's retry of them succeeds at once. Without it
    * (the cluster log) sends run side by side and duplicates are removed on reading, by event id.
    */
-  readonly serial?: boolean;
+  readonly serial?: boolean | undefined;
 }
 
 /**

@@ -44,7 +44,7 @@ export type BatchHandler = (partition: number, messages: KafkaMessage[], highWat
  * predecessor's session to expire before it got its partitions back.
  */
 export class TopicReader {
-  private consumer?: Consumer;
+  private consumer?: Consumer | undefined;
   private generation = 0;
   private stopped = false;
   private readonly restarts = retry(handleAll, {
