@@ -16,7 +16,7 @@ export async function serve(configFile?: string): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     app.logger.info({ signal }, 'shutting down');
-    app.shutdown().then(telemetry.shutdown).then(
+    app.shutdown().then(() => telemetry.shutdown()).then(
       () => process.exit(0),
       (err: unknown) => {
         app.logger.error({ err }, 'shutdown failed');

@@ -51,7 +51,7 @@ export async function showSubscription(id: string, flags: ConnectionFlags): Prom
       outJson(json);
       return EXIT.OK;
     }
-    for (const [key, value] of Object.entries(json)) out(`${key.padEnd(16)}${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+    for (const [key, value] of Object.entries(json)) out(`${key.padEnd(16)}${typeof value === 'string' ? value : JSON.stringify(value)}`);
     return EXIT.OK;
   } finally {
     client.close();

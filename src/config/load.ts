@@ -52,7 +52,7 @@ function show(value: unknown): string {
   if (value === null) return 'nothing (an empty value)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a section';
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return JSON.stringify(value) ?? String(value as undefined);
 }
 
 /**

@@ -25,11 +25,11 @@ export function eventTypeToProto(type: EventType): ProtoEventType {
 }
 
 export function severityFromProto(value: number): Severity | undefined {
-  return value >= ProtoSeverity.SEVERITY_INFO && value <= ProtoSeverity.SEVERITY_CRITICAL ? (value as Severity) : undefined;
+  return value >= Number(ProtoSeverity.SEVERITY_INFO) && value <= Number(ProtoSeverity.SEVERITY_CRITICAL) ? (value as Severity) : undefined;
 }
 
 export function resultFromProto(value: number): ResultName | undefined {
-  return value >= ProtoResult.RESULT_UNSPECIFIED && value <= ProtoResult.RESULT_PARTIAL ? RESULTS[value] : undefined;
+  return value >= Number(ProtoResult.RESULT_UNSPECIFIED) && value <= Number(ProtoResult.RESULT_PARTIAL) ? RESULTS[value] : undefined;
 }
 
 export function resultToProto(result: ResultName): ProtoResult {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditEvent as ProtoEvent } from '../../generated/audit/v1/event.js';
+import { type AuditEvent as ProtoEvent, EventType, Severity as ProtoSeverity } from '../../generated/audit/v1/event.js';
 import { typeInfo, type Severity } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
 import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
@@ -25,11 +25,11 @@ export function toNewEvent(p: ProtoEvent | undefined, limits: InputLimits, now: 
     throw AppError.invalid(path, problem.framing ? `is not valid protobuf: ${problem.message}` : problem.message);
   }
   if (p.id !== '' && !UUID.test(p.id)) throw AppError.invalid(field('id'), `${JSON.stringify(p.id.slice(0, 64))} is not a UUID`);
-  if (p.type === 0) throw AppError.invalid(field('type'), 'is required (EVENT_TYPE_UNSPECIFIED is not a type)');
+  if (p.type === EventType.EVENT_TYPE_UNSPECIFIED) throw AppError.invalid(field('type'), 'is required (EVENT_TYPE_UNSPECIFIED is not a type)');
   const type = eventTypeFromProto(p.type);
   if (!type) throw AppError.invalid(field('type'), `unknown event type ${p.type}`);
   let severity: Severity | undefined = typeInfo(type).defaultSeverity;
-  if (p.severity !== 0) {
+  if (p.severity !== ProtoSeverity.SEVERITY_UNSPECIFIED) {
     severity = severityFromProto(p.severity);
     if (!severity) throw AppError.invalid(field('severity'), `unknown severity ${p.severity}`);
   }

@@ -1,4 +1,5 @@
 import type { Filter as ProtoFilter } from '../../generated/audit/v1/audit_service.js';
+import { Severity as ProtoSeverity } from '../../generated/audit/v1/event.js';
 import { CATEGORIES, type Category, type EventType, type Severity } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
 import { categoryFromName, MATCH_ALL, type Filter } from '../domain/filter.js';
@@ -39,7 +40,7 @@ export function toFilter(p: ProtoFilter | undefined, limits: InputLimits): Filte
     return severity;
   });
   let minSeverity: Severity | undefined;
-  if (p.minSeverity !== 0) {
+  if (p.minSeverity !== ProtoSeverity.SEVERITY_UNSPECIFIED) {
     minSeverity = severityFromProto(p.minSeverity);
     if (!minSeverity) throw AppError.invalid(`${F}.min_severity`, `unknown severity ${p.minSeverity}`);
   }

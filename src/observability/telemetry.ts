@@ -15,7 +15,7 @@ export interface Telemetry {
  */
 export async function startTelemetry(settings: Config['telemetry'], exporter?: SpanExporter): Promise<Telemetry> {
   const tracing = settings.tracing;
-  if (!exporter && tracing.exporter === 'none') return { shutdown: async () => undefined };
+  if (!exporter && tracing.exporter === 'none') return { shutdown: () => Promise.resolve() };
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
   const [{ NodeTracerProvider }, base, { registerInstrumentations }, { GrpcInstrumentation }, { resourceFromAttributes }] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),

@@ -102,7 +102,7 @@ function chain(err: unknown): ErrorLike[] {
     const link = e as ErrorLike;
     links.push(link);
     pending.push(link.cause);
-    if (Array.isArray(link.errors)) pending.push(...link.errors);
+    if (Array.isArray(link.errors)) pending.push(...(link.errors as unknown[]));
   }
   return links;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { createLocalJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, importSPKI, type JSONWebKeySet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
 import { AppError } from '../domain/errors.js';
 import type { Identity } from './identity.js';
@@ -11,7 +11,7 @@ type Key = KeyObject | Awaited<ReturnType<typeof importSPKI>> | JWTVerifyGetKey;
 
 /** Loads the verification key once: an HS256 secret, an RS256/ES256 public key (PEM) or a JWKS file. */
 async function loadKey(s: JwtSettings): Promise<{ key: Key; algorithms: string[] }> {
-  if (s.jwks_file) return { key: createLocalJWKSet(JSON.parse(readFileSync(s.jwks_file, 'utf8'))), algorithms: ['RS256', 'ES256'] };
+  if (s.jwks_file) return { key: createLocalJWKSet(JSON.parse(readFileSync(s.jwks_file, 'utf8')) as JSONWebKeySet), algorithms: ['RS256', 'ES256'] };
   if (s.public_key_file) {
     const pem = readFileSync(s.public_key_file, 'utf8');
     const algorithm = s.algorithm === 'ES256' ? 'ES256' : 'RS256';

@@ -14,7 +14,7 @@ export function viewerFor(permissions: Permissions, redactor: Redactor): Viewer 
     present(event) {
       if (permissions.seesClear(event) || Object.keys(event.metadata).length === 0) return event;
       let copies = presented.get(event);
-      if (!copies) presented.set(event, (copies = new Map()));
+      if (!copies) presented.set(event, (copies = new Map<string, StoredAuditEvent>()));
       let copy = copies.get(permissions.presentationKey);
       if (!copy) {
         copy = masked(event, redactor.redact(event.metadata));

@@ -22,16 +22,21 @@ export class MemoryEventLog extends MemoryEvents implements EventLog {
     super(capacity);
   }
 
-  async append(batch: readonly NewAuditEvent[]): Promise<AppendResult[]> {
+  append(batch: readonly NewAuditEvent[]): Promise<AppendResult[]> {
     const receivedAt = this.clock.now();
-    return batch.map((event) => {
-      const original = this.byId(event.id);
-      if (original) return { event: original, duplicate: true };
-      const stored = sealEvent(event, this.lastSequence() + 1, receivedAt, this.previousHash);
-      this.previousHash = stored.hash;
-      this.push(stored);
-      return { event: stored, duplicate: false };
-    });
+    // Stored now, in the caller's turn (as the SQLite log's own thread would), answered as a promise.
+    try {
+      return Promise.resolve(batch.map((event) => {
+        const original = this.byId(event.id);
+        if (original) return { event: original, duplicate: true };
+        const stored = sealEvent(event, this.lastSequence() + 1, receivedAt, this.previousHash);
+        this.previousHash = stored.hash;
+        this.push(stored);
+        return { event: stored, duplicate: false };
+      }));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   verifyChain(fromSequence = this.firstSequence(), toSequence = this.lastSequence()): ChainVerification {

@@ -54,12 +54,12 @@ export class GrpcServer {
       const { createServer } = await import('node:net');
       await new Promise<void>((resolve, reject) => {
         const probe = createServer();
-        probe.once('error', (err) => (bindError(err) === err ? resolve() : reject(bindError(err))));
+        probe.once('error', (err) => (bindError(err) === err ? resolve() : reject(bindError(err) as Error)));
         probe.listen(port, host, () => probe.close(() => resolve()));
       });
     }
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(bindError(err)) : resolve(bound))),
+      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(bindError(err) as Error) : resolve(bound))),
     );
     this.setServing(true);
     return this.port;

@@ -90,14 +90,14 @@ export class ClusterLog implements EventLog {
 
   async append(events: readonly NewAuditEvent[]): Promise<AppendResult[]> {
     const receivedAt = this.o.clock.now();
-    const results: Array<AppendResult | Promise<AppendResult>> = [];
+    const results: Array<Promise<AppendResult>> = [];
     const inCall = new Map<string, Promise<AppendResult>>();
     const messages: OutgoingRecord[] = [];
     const tokens: string[] = [];
     for (const event of events) {
       const held = this.replica.byId(event.id);
       const earlier = inCall.get(event.id);
-      if (held) results.push({ event: held, duplicate: true });
+      if (held) results.push(Promise.resolve({ event: held, duplicate: true }));
       else if (earlier) results.push(earlier.then((r) => ({ event: r.event, duplicate: true })));
       else {
         const token = `${this.origin}:${++this.calls}`;

@@ -67,7 +67,7 @@ export class TopicReader {
       groupId: `${this.groupPrefix}.${++this.generation}`,
       // Fetches return as soon as a record arrives; this bounds an idle poll, not the latency.
       maxWaitTimeInMs: 500,
-      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000, restartOnFailure: async () => false },
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000, restartOnFailure: () => Promise.resolve(false) },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -79,7 +79,7 @@ export class TopicReader {
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     const running = consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => onBatch(batch.partition, batch.messages, Number(batch.highWatermark)),
+      eachBatch: ({ batch }) => Promise.resolve(onBatch(batch.partition, batch.messages, Number(batch.highWatermark))),
     });
     // run() creates the consumer group synchronously: seeking now applies before the first fetch.
     position().forEach((offset, partition) => consumer.seek({ topic: this.topic, partition, offset: String(offset) }));
