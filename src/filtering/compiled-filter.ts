@@ -24,8 +24,7 @@ export interface CompiledFilter {
   matches(event: StoredAuditEvent): boolean;
   /**
    * The one thing this filter checks, when it checks just one field (so the index alone decides a
-   * match), 'none' for match-all; undefined otherwise. A prototype method on purpose: wrappers built
-   * by spreading a filter (restrictTo, excluding) do not copy it, and those must run their matches().
+   * match), 'none' for match-all; undefined otherwise (then the index runs matches()).
    */
   soleCriterion?(): IndexKey | 'minSeverity' | 'none' | undefined;
   /**
@@ -157,10 +156,39 @@ class FieldFilter implements CompiledFilter {
   }
 }
 
+/**
+ * A filter with a condition of its own around another: filed in the index under the inner filter's
+ * fields (the condition only narrows), but never decided by the index alone, since matches() must run.
+ */
+class NarrowedFilter implements CompiledFilter {
+  readonly source: Filter;
+  readonly eventTypes: ReadonlySet<string> | undefined;
+  readonly categories: ReadonlySet<Category> | undefined;
+  readonly severities: ReadonlySet<Severity> | undefined;
+  readonly entityTypes: ReadonlySet<string> | undefined;
+  readonly entityIds: ReadonlySet<string> | undefined;
+  readonly userIds: ReadonlySet<string> | undefined;
+
+  constructor(
+    private readonly inner: CompiledFilter,
+    readonly matches: (e: StoredAuditEvent) => boolean,
+  ) {
+    ({ source: this.source, eventTypes: this.eventTypes, categories: this.categories, severities: this.severities, entityTypes: this.entityTypes, entityIds: this.entityIds, userIds: this.userIds } = inner);
+  }
+
+  soleCriterion(): undefined {
+    return undefined;
+  }
+
+  whenExhausted(listener: (err: AppError) => void): void {
+    this.inner.whenExhausted?.(listener);
+  }
+}
+
 /** The filter without the events a resume token already covers (cluster mode: other nodes' order). */
 export function excluding(filter: CompiledFilter, seen: ((e: StoredAuditEvent) => boolean) | undefined): CompiledFilter {
   if (!seen) return filter;
-  return { ...filter, matches: (e) => !seen(e) && filter.matches(e) };
+  return new NarrowedFilter(filter, (e) => !seen(e) && filter.matches(e));
 }
 
 /**
@@ -171,5 +199,5 @@ export function excluding(filter: CompiledFilter, seen: ((e: StoredAuditEvent) =
  */
 export function restrictTo(filter: CompiledFilter, viewer: Viewer | undefined): CompiledFilter {
   if (!viewer) return filter;
-  return { ...filter, matches: (e) => viewer.allows(e) && filter.matches(viewer.present(e)) };
+  return new NarrowedFilter(filter, (e) => viewer.allows(e) && filter.matches(viewer.present(e)));
 }

@@ -122,8 +122,8 @@ test('with categories, the index still finds exactly the subscriptions a linear 
 
 test('a category-only filter is decided by the type bucket alone; one its event_types exclude is filed nowhere', () => {
   let evaluated = 0;
-  // Counts matches() calls but keeps the compiled filter's prototype, so soleCriterion() (a prototype
-  // method, which wrappers built by spreading drop on purpose) still tells the index it may skip them.
+  // Counts matches() calls but keeps the compiled filter's prototype, so soleCriterion() still tells
+  // the index it may skip them.
   const counted = (f: Filter) => {
     const compiled = compileFilter(f);
     return { filter: Object.assign(Object.create(Object.getPrototypeOf(compiled)), compiled, { matches: (e: StoredAuditEvent) => (evaluated++, compiled.matches(e)) }) as CompiledFilter };
@@ -150,4 +150,13 @@ test('a category-only filter is decided by the type bucket alone; one its event_
   for (const item of [soc, both, none]) index.remove(item);
   assert.equal(index.size, 0);
   assert.equal(visit('LOGIN_FAILED'), 0);
+});
+
+test('a narrowed filter (resume token, caller visibility) is filed by its fields, always runs matches(), and reports exhaustion', () => {
+  const compiled = compileFilter({ ...MATCH_ALL, eventTypes: ['LOGIN_FAILED'], expression: 'event.sequence > 0' });
+  const narrowed = excluding(compiled, (e) => e.sequence === 1);
+  assert.deepEqual([...narrowed.eventTypes!], ['LOGIN_FAILED'], 'filed under the inner filter\'s types');
+  assert.equal(narrowed.soleCriterion?.(), undefined, 'the index alone never decides it');
+  assert.equal(excluding(compileFilter({ ...MATCH_ALL, eventTypes: ['LOGIN_FAILED'] }), () => false).soleCriterion?.(), undefined);
+  assert.equal(typeof narrowed.whenExhausted, 'function', 'exhaustion of the inner expression reaches the owner');
 });
