@@ -11,7 +11,7 @@ node_modules/.installed: package.json package-lock.json
 install: node_modules/.installed
 
 build: install
-	npx tsc -p tsconfig.json
+	npm run build
 
 ## Runs the service with embedded defaults on 127.0.0.1:50051 (CONFIG=file.yaml for a config file).
 run: build

@@ -31,6 +31,13 @@ export default tseslint.config(
     },
   },
   {
+    // The client library ships alone (auditstream/client): the contract and grpc-js, no server part.
+    files: ['src/client/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../app.js', '../main.js', ...['cli', 'config', 'contract', 'dispatch', 'domain', 'filtering', 'lib', 'observability', 'policies', 'security', 'store', 'transports'].map((dir) => `../${dir}/**`)], message: 'the client library imports only generated code and its own modules' }] }],
+    },
+  },
+  {
     // The live viewer: plain browser ES modules, no build step.
     files: ['web/**/*.js'],
     languageOptions: {

@@ -1,18 +1,19 @@
 import fs from 'node:fs';
-import {
-  type ChannelCredentials, type ClientOptions, type ClientReadableStream, credentials, InterceptingCall, type Interceptor,
-  makeGenericClientConstructor, type ServiceError,
-} from '@grpc/grpc-js';
+import { type ClientReadableStream, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { AuditServiceClient } from '../../generated/audit/v1/audit_service.js';
+import { channelCredentials as libraryCredentials, type ConnectionOptions, grpcClientOptions } from '../client/connection.js';
 import type { ConnectionFlags } from './options.js';
 import { UsageError } from './usage.js';
 
 export { EXIT, UsageError } from './usage.js';
 
 /**
- * The one place the CLI makes its gRPC clients: every command connects through `connect` (or
- * `healthClient`), so --tls/--cacert/--cert/--key and --token (AUDITSTREAM_TOKEN) apply to all of them.
+ * The one place the CLI turns its connection flags into a connection: every command connects through
+ * `connect`, `healthClient` or (publish, tail) the client library with `connectionOptions`, so
+ * --tls/--cacert/--cert/--key and --token (AUDITSTREAM_TOKEN) apply to all of them. The TLS and token
+ * mechanics are the client library's (src/client/connection.ts); reading the files and the messages
+ * about flags are the CLI's.
  */
 
 function pem(file: string, flag: string): Buffer {
@@ -23,15 +24,16 @@ function pem(file: string, flag: string): Buffer {
   }
 }
 
-/** Plaintext, or TLS (system roots, or --cacert; a client certificate with --cert and --key). */
-export function channelCredentials(f: ConnectionFlags): ChannelCredentials {
+/** The library's TLS option for the flags: none, the system's roots (--tls), or --cacert and/or --cert/--key read from their files. */
+function tlsOptions(f: ConnectionFlags): ConnectionOptions['tls'] {
   if ((f.cert === undefined) !== (f.key === undefined)) throw new UsageError('--cert and --key go together (a client certificate for mutual TLS)');
-  if (!f.tls && f.cacert === undefined && f.cert === undefined) return credentials.createInsecure();
-  return credentials.createSsl(
-    f.cacert === undefined ? null : pem(f.cacert, '--cacert'),
-    f.key === undefined ? null : pem(f.key, '--key'),
-    f.cert === undefined ? null : pem(f.cert, '--cert'),
-  );
+  if (!f.tls && f.cacert === undefined && f.cert === undefined) return undefined;
+  if (f.cacert === undefined && f.cert === undefined) return true;
+  return {
+    ca: f.cacert === undefined ? undefined : pem(f.cacert, '--cacert'),
+    cert: f.cert === undefined ? undefined : pem(f.cert, '--cert'),
+    key: f.key === undefined ? undefined : pem(f.key, '--key'),
+  };
 }
 
 /** The token as it goes on the wire; "Bearer x" (as copied from an HTTP header) is taken as x. */
@@ -43,37 +45,24 @@ function bearerToken(token: string | undefined): string | undefined {
   return bare;
 }
 
-/**
- * Adds `authorization: Bearer <token>` to every call's metadata. An interceptor rather than call
- * credentials: grpc-js refuses call credentials on a plaintext channel, and a loopback server
- * with security on but no TLS is a setup the service supports.
- */
-function withBearer(token: string): Interceptor {
-  return (options, nextCall) => new InterceptingCall(nextCall(options), {
-    start(metadata, listener, next) {
-      metadata.set('authorization', `Bearer ${token}`);
-      next(metadata, listener);
-    },
-  });
-}
-
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 let warned = false;
 
-function clientOptions(f: ConnectionFlags): ClientOptions {
+/** The client library's connection options for the flags (warning once when a token would travel in clear). */
+export function connectionOptions(f: ConnectionFlags): ConnectionOptions {
+  const tls = tlsOptions(f);
   const token = bearerToken(f.token);
-  if (token === undefined) return {};
-  const tls = f.tls || f.cacert !== undefined || f.cert !== undefined;
-  if (!tls && !LOOPBACK.test(f.server) && !warned) {
+  if (token !== undefined && tls === undefined && !LOOPBACK.test(f.server) && !warned) {
     warned = true;
     process.stderr.write(`warning: sending the token to ${f.server} without TLS (add --tls or --cacert)\n`);
   }
-  return { interceptors: [withBearer(token)] };
+  return { address: f.server, tls, token };
 }
 
 /** An AuditService client for the connection flags. */
 export function connect(f: ConnectionFlags): AuditServiceClient {
-  return new AuditServiceClient(f.server, channelCredentials(f), clientOptions(f));
+  const options = connectionOptions(f);
+  return new AuditServiceClient(f.server, libraryCredentials(options.tls), grpcClientOptions(options));
 }
 
 /** A unary call as a promise. */
@@ -98,7 +87,8 @@ export interface HealthClient {
 /** A grpc.health.v1.Health client, with the same channel and token as `connect`. */
 export function healthClient(f: ConnectionFlags): HealthClient {
   const Health = makeGenericClientConstructor(healthService, 'Health');
-  return new Health(f.server, channelCredentials(f), clientOptions(f)) as unknown as HealthClient;
+  const options = connectionOptions(f);
+  return new Health(f.server, libraryCredentials(options.tls), grpcClientOptions(options)) as unknown as HealthClient;
 }
 
 /** "1h", "30m", "90s", "2d" ago, or an ISO-8601 time. */
