@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { type AuditServiceClient, type BackupResponse, QueryOrder, type VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
 import { readAll } from '../support/history.js';

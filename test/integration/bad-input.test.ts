@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { PublishBatchResponse, QueryOrder } from '../../generated/audit/v1/audit_service.js';
 import { EventType, Severity } from '../../generated/audit/v1/event.js';
 import { readAll } from '../support/history.js';
@@ -20,10 +20,10 @@ async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
 
 describe('bad input gets the right status and a message naming the problem', () => {
   let server: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer({ audit: { publisher: { max_metadata_bytes: 1024 } } });
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   const publishCases: Array<[string, Parameters<typeof makeEvent>[0], string, RegExp]> = [
     ['missing type', { type: EventType.EVENT_TYPE_UNSPECIFIED }, 'event.type', /event\.type: is required/],
@@ -86,11 +86,11 @@ describe('bad input gets the right status and a message naming the problem', () 
 describe('acknowledged means stored exactly as sent, or refused: raw request bytes', () => {
   let server: TestServer;
   let raw: RawClient;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
     raw = new RawClient(server.address);
   });
-  after(async () => {
+  afterAll(async () => {
     raw.close();
     await server.close();
   });

@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { createFileRegistry, type DescMessage, fromBinary, fromJson, type JsonValue, ScalarType, toJson } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { Checkpoint, GapNotice, Heartbeat, SubscriptionStarted } from '../../generated/audit/v1/audit_service.js';

@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import Database from 'better-sqlite3';
 import type { GetCheckpointResponse, VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
 import { checkpointFromJson, checkpointSignedBy, checkpointToJson } from '../../src/domain/checkpoint.js';

@@ -1,6 +1,6 @@
 /** `auditstream dead-letters` as a process, against a server forwarding to the wire-protocol test broker. */
-import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import assert from '../support/assert.js';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import { ErrorCode, KafkaTestBroker } from '../support/kafka-broker/index.js';
 import { fastKafka, forwardedThrough } from '../support/kafka-sink.js';
 import { makeEvent, publish, withServer } from '../support/server.js';
@@ -9,10 +9,10 @@ import { cli } from '../support/cli.js';
 
 
 let broker: KafkaTestBroker;
-before(async () => {
+beforeAll(async () => {
   broker = await KafkaTestBroker.start({ partitions: 1 });
 });
-after(async () => {
+afterAll(async () => {
   await broker.stop();
 });
 

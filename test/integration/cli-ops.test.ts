@@ -2,11 +2,11 @@
  * The ops commands of the CLI, each run as a process: query, tail --after-cursor, subscriptions,
  * health, config check/print.
  */
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { EventType } from '../../generated/audit/v1/event.js';
 import { filterOf, makeEvent, startServer, StreamReader } from '../support/server.js';

@@ -2,11 +2,11 @@
  * The CLI against a secured server, as a process: bearer tokens (--token, AUDITSTREAM_TOKEN), TLS
  * (--tls --cacert) and mutual TLS (--cert --key).
  */
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { certificates, SECRET, token } from '../support/security.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { cli } from '../support/cli.js';
@@ -18,11 +18,11 @@ const SECURE = { enabled: true, jwt: { secret: SECRET } };
 describe('a server with security on (JWT)', () => {
   let server: TestServer;
   let admin: string;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer({ storage: { type: 'memory' }, security: SECURE });
     admin = await token('root', ['admin']);
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   test('--token is sent on every call: publish, query, tail, stats, verify, subscriptions', async () => {
     const at = ['--server', server.address, '--token', admin];

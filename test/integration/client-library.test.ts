@@ -4,14 +4,14 @@
  * abort, break and a bad filter; and against fake servers that misbehave on purpose (re-sending
  * events after a resume, going silent) to hold the library's own guarantees to account.
  */
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { Server, ServerCredentials, type ServerWritableStream, status } from '@grpc/grpc-js';
 import {
   AuditServiceService, type AuditServiceServer, type GetStatsResponse, type ListSubscriptionsResponse, type SubscribeRequest, type SubscribeResponse,

@@ -2,10 +2,10 @@
  * Cluster mode (storage.type kafka): several `auditstream serve` processes share one topic on the Kafka
  * test broker; real gRPC clients publish on some nodes and subscribe on others.
  */
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { randomUUID } from 'node:crypto';
 import { type ServiceError, status } from '@grpc/grpc-js';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from '@jest/globals';
 import type { AuditServiceClient, VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
 import type { AuditEvent } from '../../generated/audit/v1/event.js';
 import { type ClusterNode, startNode, stopNodes } from '../support/cluster.js';
@@ -19,13 +19,13 @@ let a: ClusterNode;
 let b: ClusterNode;
 let c: ClusterNode;
 
-before(async () => {
+beforeAll(async () => {
   broker = await KafkaTestBroker.start();
   nodes = await Promise.all(['a', 'b', 'c'].map((name) => startNode(broker, name)));
   [a, b, c] = nodes;
 });
 
-after(async () => {
+afterAll(async () => {
   await stopNodes(nodes);
   await broker.stop();
 });

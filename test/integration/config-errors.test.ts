@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 
 /** Runs `auditstream serve --config <yaml>` as a process: stdout, stderr and the exit code. */
 function serve(yaml: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

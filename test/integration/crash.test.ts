@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { credentials } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { AuditServiceClient, QueryOrder } from '../../generated/audit/v1/audit_service.js';
 import type { AuditEvent } from '../../generated/audit/v1/event.js';
 import { startServerProcess } from '../support/server-process.js';

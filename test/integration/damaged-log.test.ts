@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { isAppError } from '../../src/domain/errors.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { cli } from '../support/cli.js';

@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { pino } from 'pino';
 import { healthStatus, makeEvent, startServer, waitFor } from '../support/server.js';
 
@@ -21,7 +21,10 @@ function mountTmpfs(megabytes: number): { dir: string; unmount: () => void } | s
 
 const mounted = mountTmpfs(8);
 
-test('a full disk is seen and said: UNAVAILABLE, not ready with the cause, an error line, a metric; then it recovers', { skip: typeof mounted === 'string' ? mounted : false }, async () => {
+// Where no tmpfs can be mounted (not root) the test is reported skipped with the cause, as node:test's
+// { skip: reason } did; CI runs as root, so there it runs.
+if (typeof mounted === 'string') console.warn(`skipped: ${mounted}`);
+(typeof mounted === 'string' ? test.skip : test)('a full disk is seen and said: UNAVAILABLE, not ready with the cause, an error line, a metric; then it recovers', async () => {
   const { dir, unmount } = mounted as Exclude<typeof mounted, string>;
   const lines: Array<{ level: number; msg: string; reason?: string }> = [];
   const logger = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));

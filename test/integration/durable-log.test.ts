@@ -1,7 +1,7 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { QueryOrder } from '../../generated/audit/v1/audit_service.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { queryPage } from '../support/history.js';

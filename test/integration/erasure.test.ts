@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { ErasePersonalDataRequest, ErasePersonalDataResponse, VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
 import { type AuditEvent as ProtoEvent, EventType } from '../../generated/audit/v1/event.js';
 import { commitment } from '../../src/store/hash-chain.js';
@@ -28,7 +28,7 @@ describe('erasure of a data subject\'s personal data keeps the chain', () => {
     q.on('end', () => resolve(out));
   });
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer({ security: { enabled: true, jwt: { secret: SECRET } } });
     admin = await token('root', ['admin']);
     compliance = await token('dpo', ['compliance']);
@@ -39,7 +39,7 @@ describe('erasure of a data subject\'s personal data keeps the chain', () => {
     ];
     for (const event of events) published.push(await call((cb) => server.client.publish({ event }, bearer(admin).metadata, cb)));
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   test('only admin and compliance may erase; a request needs one criterion', async () => {
     const operator = await token('op', ['operator']);

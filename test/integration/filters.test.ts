@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import assert from '../support/assert.js';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { Filter } from '../../generated/audit/v1/audit_service.js';
 import { EventType, Result, Severity, type AuditEvent } from '../../generated/audit/v1/event.js';
 import { filterOf, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
@@ -49,10 +49,10 @@ const cases: Array<[string, Partial<Filter>, string[]]> = [
 
 describe('Subscribe filters', () => {
   let server: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   for (const [name, filter, expected] of cases) {
     test(name, async () => {

@@ -1,7 +1,7 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import fc from 'fast-check';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { PublishRequest, PublishResponse, QueryOrder } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
 import { readAll } from '../support/history.js';

@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { PublishRequest, PublishResponse, type QueryResponse } from '../../generated/audit/v1/audit_service.js';
 import type { AuditEvent } from '../../generated/audit/v1/event.js';
 import { App } from '../../src/app.js';
@@ -64,10 +64,10 @@ function stored(server: TestServer, jwt?: string): Promise<AuditEvent[]> {
 
 describe('JSON over HTTP for the unary RPCs (Connect protocol), security off', () => {
   let server: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   test('the README curl examples', async () => {
     const url = server.httpUrl;
@@ -213,11 +213,11 @@ function makeJsonEvent() {
 describe('JSON over HTTP with security on: the gRPC roles, visibility and rate limits', () => {
   let server: TestServer;
   let admin: string;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer({ security: { enabled: true, jwt: { secret: SECRET }, rate_limits: { publish_per_second: 1, publish_burst: 5 } } });
     admin = await token('root', ['admin']);
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   test('no token is 401 unauthenticated; a publisher can publish, an operator cannot', async () => {
     const missing = await rpc(server.httpUrl, 'Publish', { event: makeJsonEvent() });

@@ -4,8 +4,8 @@
  * `circuit_breaker.threshold` timed-out sends, an operator sees it (GetStats, /metrics, /readyz, one warn
  * line), and once the broker answers again everything flows, each event exactly once.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import assert from '../support/assert.js';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { KafkaTestBroker } from '../support/kafka-broker/index.js';
@@ -45,10 +45,10 @@ async function metric(httpUrl: string, name: string, downstream: string): Promis
 }
 
 let broker: KafkaTestBroker;
-before(async () => {
+beforeAll(async () => {
   broker = await KafkaTestBroker.start({ partitions: 3 });
 });
-after(async () => {
+afterAll(async () => {
   broker.thaw();
   await broker.stop();
 });

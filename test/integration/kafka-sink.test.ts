@@ -2,11 +2,11 @@
  * The Kafka forwarder against the wire-protocol test broker, end to end: events published over gRPC,
  * read back from Kafka with a kafkajs consumer or from the broker's own store.
  */
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { RedriveOutcome } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent, EventType, Severity } from '../../generated/audit/v1/event.js';
@@ -15,10 +15,10 @@ import { consume, deadLetterApi, fastKafka, forwardedThrough, forwarderUntil } f
 import { makeEvent, publish, StreamReader, withServer, type TestServer } from '../support/server.js';
 
 let broker: KafkaTestBroker;
-before(async () => {
+beforeAll(async () => {
   broker = await KafkaTestBroker.start({ partitions: 3 });
 });
-after(async () => {
+afterAll(async () => {
   await broker.stop();
 });
 

@@ -2,8 +2,8 @@
  * The Kafka wire-protocol test broker, exercised with real, unmodified
  * kafkajs clients over TCP.
  */
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import assert from '../support/assert.js';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, ConsumerConfig, EachMessagePayload, KafkaConfig, Message, Producer } from 'kafkajs';
 import { ErrorCode, KafkaTestBroker } from '../support/kafka-broker/index.js';
@@ -140,12 +140,12 @@ describe('KafkaTestBroker with kafkajs', () => {
   let broker: KafkaTestBroker;
   let clients: Clients;
 
-  before(async () => {
+  beforeAll(async () => {
     broker = await KafkaTestBroker.start({ partitions: 3 });
     clients = new Clients(broker);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await clients.closeAll();
     await broker.stop();
   });

@@ -1,10 +1,10 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { credentials, loadPackageDefinition, makeGenericClientConstructor, status, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { GatedLog } from '../support/gated-log.js';
 import { filterOf, publish, startServer, StreamReader, waitFor, within } from '../support/server.js';
 import { toTimestamp } from '../../src/contract/time-mapping.js';

@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { spawnSync } from 'node:child_process';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { EventType, Severity } from '../../generated/audit/v1/event.js';
 import { CATEGORIES, SEVERITIES } from '../../src/domain/catalog.js';
 import { makeEvent, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';

@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { QueryOrder, VerifyChainRequest, type VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
 import { cli } from '../support/cli.js';
 import { readAll } from '../support/history.js';

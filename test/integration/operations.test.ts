@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { EventType, Severity } from '../../generated/audit/v1/event.js';
 import { GatedLog } from '../support/gated-log.js';
 import { healthStatus, makeEvent, publish, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';

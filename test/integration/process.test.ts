@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { AuditServiceClient } from '../../generated/audit/v1/audit_service.js';
 import { startServerProcess } from '../support/server-process.js';
 import { api, makeEvent, StreamReader } from '../support/server.js';

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import assert from '../support/assert.js';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import type { AuditEvent as ProtoEvent } from '../../generated/audit/v1/event.js';
 import { EventType } from '../../generated/audit/v1/event.js';
 import { eventTypeFromProto, resultFromProto } from '../../src/contract/enums.js';
@@ -41,14 +41,14 @@ describe('a masked caller learns nothing about a masked value from its filters',
   let server: TestServer;
   let admin: string;
   let operator: string;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer({ security: { enabled: true, jwt: { secret: SECRET } } });
     admin = await token('root', ['admin']);
     operator = await token('op', ['operator']);
     await publishAs(server, admin, 'target', { ssn: SSN });
     await publishAs(server, admin, 'sentinel');
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   const replayGrpc: FirstAction = async (jwt, expression) => {
     const reader = new StreamReader(server.client.subscribe(

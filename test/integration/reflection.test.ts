@@ -3,14 +3,14 @@
  * buf's own (real file names, the proto's field names with their json_name, imports, comments), and
  * every grpcurl line of the README runs through a client that knows nothing but what reflection says.
  */
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { fromBinary, toJson } from '@bufbuild/protobuf';
 import {
@@ -51,10 +51,10 @@ function fieldNames(file: FileDescriptorProto, name: string): Array<[string, str
 
 describe('server reflection', () => {
   let server: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(async () => {
+  afterAll(async () => {
     await server.close();
   });
 
@@ -142,47 +142,47 @@ describe('server reflection', () => {
 });
 
 describe('every grpcurl line of the README', () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const commands = grpcurlCommands(readme);
   let broker: KafkaTestBroker;
   let server: TestServer;
-  before(async () => {
+  // What the placeholders stand for: a subscription that is open, a page token of two dead letters.
+  let reader: StreamReader;
+  let client: DynamicClient;
+  const placeholders: Record<string, string> = {};
+  beforeAll(async () => {
     broker = await KafkaTestBroker.start({ partitions: 1 });
     // Kafka on: the dead letter lines answer FAILED_PRECONDITION without it.
     server = await startServer({ kafka: fastKafka(broker, { topic_prefix: 'readme' }) });
+    reader = StreamReader.open(server.client, {});
+    client = new DynamicClient(server.address);
+    const { subscriptionId } = await reader.started();
+    for (const entityId of ['dead-1', 'dead-2']) {
+      broker.failNext({ apiKey: 'Produce', errorCode: ErrorCode.MESSAGE_TOO_LARGE, times: 1, topic: 'readme.calls' });
+      const stored = await publish(server.client, makeEvent({ entityId }));
+      await forwardedThrough(server, stored.sequence);
+    }
+    const page = await deadLetterApi(server.client).list({ limit: 1 });
+    assert.notEqual(page.nextPageToken, '', 'two dead letters make a second page');
+    Object.assign(placeholders, { id: subscriptionId, next_page_token: page.nextPageToken });
   });
-  after(async () => {
-    await server.close();
-    await broker.stop();
+  afterAll(async () => {
+    reader?.cancel();
+    client?.close();
+    await server?.close();
+    await broker?.stop();
   });
 
-  test('runs through a reflection-driven client and succeeds', async (t) => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const commands = grpcurlCommands(readme);
+  test('runs through a reflection-driven client and succeeds', () => {
     assert.ok(commands.length > 0, 'the README has grpcurl lines');
     assert.equal(commands.length, readme.split('\n').filter((l) => l.startsWith('grpcurl')).length, 'every grpcurl line is parsed');
-
-    // What the placeholders stand for: a subscription that is open, a page token of two dead letters.
-    const reader = StreamReader.open(server.client, {});
-    const client = new DynamicClient(server.address);
-    try {
-      const { subscriptionId } = await reader.started();
-      for (const entityId of ['dead-1', 'dead-2']) {
-        broker.failNext({ apiKey: 'Produce', errorCode: ErrorCode.MESSAGE_TOO_LARGE, times: 1, topic: 'readme.calls' });
-        const stored = await publish(server.client, makeEvent({ entityId }));
-        await forwardedThrough(server, stored.sequence);
-      }
-      const page = await deadLetterApi(server.client).list({ limit: 1 });
-      assert.notEqual(page.nextPageToken, '', 'two dead letters make a second page');
-      const placeholders: Record<string, string> = { id: subscriptionId, next_page_token: page.nextPageToken };
-
-      for (const command of commands) {
-        await t.test(`line ${command.line}: ${command.verb} ${command.target ?? ''} ${command.data ?? ''}`, () =>
-          runCommand(client, command, placeholders));
-      }
-    } finally {
-      reader.cancel();
-      client.close();
-    }
   });
+
+  // One test a line, in the README's order (node:test ran them as subtests of the one above).
+  for (const command of commands) {
+    test(`line ${command.line}: ${command.verb} ${command.target ?? ''} ${command.data ?? ''}`, () =>
+      runCommand(client, command, placeholders));
+  }
 });
 
 /** Fills `<name>` placeholders of a request body with JSON string content. */

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import pino from 'pino';
 import { ListDeadLettersRequest, VerifyChainRequest } from '../../generated/audit/v1/audit_service.js';

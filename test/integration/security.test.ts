@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { AuditServiceClient } from '../../generated/audit/v1/audit_service.js';
 import { EventType } from '../../generated/audit/v1/event.js';
 import { App } from '../../src/app.js';
@@ -39,14 +39,14 @@ function queryAs(server: TestServer, jwt: string, order = 2): Promise<any[]> {
 describe('roles table, on every transport, live and on replay', () => {
   let server: TestServer;
   let admin: string;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer(SECURE);
     admin = await token('root', ['admin']);
     await publishAs(server, admin, { type: EventType.EVENT_TYPE_LOGIN_FAILED, userId: 'alice', metadata: { phone: '+15551234567', email: 'alice@example.com' } });
     await publishAs(server, admin, { type: EventType.EVENT_TYPE_CALL_CREATED, userId: 'bob', metadata: { phone: '+15557654321' } });
     await publishAs(server, admin, { type: EventType.EVENT_TYPE_PAYMENT_PROCESSED, userId: 'alice', metadata: { card_number: '4111 1111 1111 1234' } });
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   test('a publisher cannot subscribe or query; a non-publisher cannot publish', async () => {
     const publisher = await token('svc', ['publisher']);
@@ -179,13 +179,13 @@ test('with security off the service refuses a non-loopback address unless allow_
 describe('role names that are Object.prototype members are unknown roles', () => {
   let server: TestServer;
   let admin: string;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer(SECURE);
     admin = await token('root', ['admin']);
     await publishAs(server, admin, { type: EventType.EVENT_TYPE_LOGIN_FAILED, userId: 'alice', entityId: 'a-1' });
     await publishAs(server, admin, { type: EventType.EVENT_TYPE_CALL_CREATED, userId: 'bob', entityId: 'b-1' });
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   for (const role of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
     test(`roles [${role}]: own events only, as with no known role, on gRPC, SSE and WebSocket`, async () => {
@@ -212,10 +212,10 @@ describe('role names that are Object.prototype members are unknown roles', () =>
 
 describe('another caller\'s subscription id answers exactly as an unknown one', () => {
   let server: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer(SECURE);
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   const unary = (method: 'getSubscriptionStats' | 'unsubscribe', jwt: string, subscriptionId: string) =>
     new Promise<any>((res, rej) => server.client[method]({ subscriptionId }, bearer(jwt).metadata, (e: ServiceError | null, r: unknown) => (e ? rej(e) : res(r))));
@@ -262,10 +262,10 @@ describe('another caller\'s subscription id answers exactly as an unknown one', 
 
 describe('/metrics and /readyz with security on', () => {
   let server: TestServer;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer(SECURE);
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   const get = (pathname: string, headers: Record<string, string> = {}) => fetch(`${server.httpUrl}${pathname}`, { headers });
 

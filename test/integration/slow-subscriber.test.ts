@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { makeEvent, startServer, StreamReader, waitFor } from '../support/server.js';
 
 test('a stalled subscriber does not delay a fast one, stays bounded, and later receives everything in order', async () => {

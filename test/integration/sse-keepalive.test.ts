@@ -1,7 +1,7 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { Agent, get, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { SECRET, token } from '../support/security.js';
 import { startServer, type TestServer } from '../support/server.js';
 

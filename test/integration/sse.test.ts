@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { EventType, Severity } from '../../generated/audit/v1/event.js';
 import { makeEvent, publish, startServer, waitFor } from '../support/server.js';
 import { SseClient } from '../support/sse-client.js';

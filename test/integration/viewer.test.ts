@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { EventType, Result, Severity } from '../../generated/audit/v1/event.js';
 import { publish, startServer, waitFor, type TestServer } from '../support/server.js';

@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { closest, editDistance, keyPaths } from '../../src/config/keys.js';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';

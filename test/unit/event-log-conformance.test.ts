@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import type { NewAuditEvent } from '../../src/domain/event.js';
 import type { AppendResult, EventLog } from '../../src/domain/ports.js';
 import { computeHash } from '../../src/store/hash-chain.js';

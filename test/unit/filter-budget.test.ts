@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import { queryHistory } from '../../src/dispatch/history.js';
 import { pumpSubscription } from '../../src/dispatch/pump.js';

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { AppError } from '../../src/domain/errors.js';
 import { createLogger } from '../../src/observability/logger.js';

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { filterFromJson, filterFromQuery } from '../../src/contract/json-filter.js';
 import { decodeFrame, parseSequence, toClientFrame } from '../../src/contract/ws-client-frames.js';
 import { AppError } from '../../src/domain/errors.js';

@@ -2,9 +2,9 @@
  * The Kafka forwarder's parts without a broker: records (routing, keys, headers, values), error
  * classification, and the forwarder's loop against a scripted sender.
  */
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import { createRequire } from 'node:module';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import kafkajs from 'kafkajs';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
 import { toProtoEvent } from '../../src/contract/event-mapping.js';

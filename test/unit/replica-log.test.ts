@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import fc from 'fast-check';
 import { Severity } from '../../src/domain/catalog.js';
 import type { NewAuditEvent } from '../../src/domain/event.js';

@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test } from '@jest/globals';
 import { AuditServiceService, PublishBatchRequest, PublishRequest } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
 import { toNewEvent } from '../../src/contract/event-mapping.js';

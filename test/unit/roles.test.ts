@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { parseConfig } from '../../src/config/load.js';
 import { AppError } from '../../src/domain/errors.js';
 import { Permissions } from '../../src/security/roles.js';

@@ -1,8 +1,8 @@
-import assert from 'node:assert/strict';
+import assert from '../support/assert.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { EVENT_TYPES, type EventType, type Severity } from '../../src/domain/catalog.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../../src/domain/event.js';
@@ -43,10 +43,10 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 const sequences = (events: readonly StoredAuditEvent[]): number[] => events.map((e) => e.sequence);
 
 let tmp: string;
-before(() => {
+beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-sqlite-'));
 });
-after(() => {
+afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -301,13 +301,13 @@ describe('query', () => {
   let log: SqliteEventLog;
   // 40 events: types cycle over 4, severity 1..5, entity-(n%5), user-(n%3), timestamps T0 + n min.
   const TYPES: EventType[] = ['LOGIN_SUCCESS', 'LOGIN_FAILED', 'CALL_CREATED', 'BID_CREATED'];
-  before(async () => {
+  beforeAll(async () => {
     log = open();
     await log.append(
       range(1, 40).map((n) => event(n, { type: TYPES[n % 4], severity: ((n % 5) + 1) as Severity })),
     );
   });
-  after(async () => {
+  afterAll(async () => {
     await log.close();
   });
   const all = (): StoredAuditEvent[] => log.readAfter(0, 1000);
@@ -400,13 +400,13 @@ describe('time ranges with out-of-order timestamps', () => {
   };
   const events = range(1, 300).map((n) => event(n, { timestamp: new Date(T0 + n * MINUTE + jitter()) }));
   const logs: Record<string, SqliteEventLog> = {};
-  before(async () => {
+  beforeAll(async () => {
     // indexedWindowRows 0 sends every time window through the walk in sequence order.
     logs.indexed = open();
     logs.walked = open({ indexedWindowRows: 0 });
     for (const log of Object.values(logs)) await log.append(events);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const log of Object.values(logs)) await log.close();
   });
   const at = (minute: number): Date => new Date(T0 + minute * MINUTE);

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { CATEGORIES, EVENT_TYPES, typeInfo, type EventType, type Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
 import { MATCH_ALL, type Filter } from '../../src/domain/filter.js';

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { fromTimestamp, toTimestamp } from '../../src/contract/time-mapping.js';
 import type { NewAuditEvent } from '../../src/domain/event.js';
 import { rfc3339 } from '../../src/domain/time.js';

@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import assert from '../support/assert.js';
+import { describe, test } from '@jest/globals';
 import fc from 'fast-check';
 import { SignJWT, type JWTPayload } from 'jose';
 import { parseConfig, type ConfigInput } from '../../src/config/load.js';

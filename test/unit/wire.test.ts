@@ -1,5 +1,5 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import assert from '../support/assert.js';
+import { test } from '@jest/globals';
 import { SubscribeResponse } from '../../generated/audit/v1/audit_service.js';
 import { toProtoEvent } from '../../src/contract/event-mapping.js';
 import { Severity } from '../../src/domain/catalog.js';
