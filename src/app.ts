@@ -137,10 +137,16 @@ export class App {
     };
     const kafka = config.kafka.enabled ? createKafkaSink(config.kafka, { dispatcher, logger, stores: kafkaStores }) : undefined;
     // Before the servers listen: a wrong configured webhook stops the start with its key named.
-    const webhooks = startWebhooks(config.webhooks, webhookStore, {
-      log: eventLog, security, limits: bridge.limits, maxExpressionLength: subscriber.max_expression_length, filterBudget,
-      logger: logger.child({ component: 'webhooks' }), onStored: (listener) => dispatcher.onStored(listener),
-    });
+    let webhooks: Webhooks | undefined;
+    try {
+      webhooks = startWebhooks(config.webhooks, webhookStore, {
+        log: eventLog, security, limits: bridge.limits, maxExpressionLength: subscriber.max_expression_length, filterBudget,
+        logger: logger.child({ component: 'webhooks' }), onStored: (listener) => dispatcher.onStored(listener),
+      });
+    } catch (err) {
+      await eventLog.close();
+      throw err;
+    }
     const service = createAuditService({ ...bridge, kafka, webhooks });
     const grpc = new GrpcServer(service);
     const port = await grpc.listen(config.server.host, config.server.grpc_port, tls);

@@ -2,8 +2,9 @@ import { type Command, Option } from 'commander';
 import type { RestoreFlags } from './backup.js';
 import type { ListFlags, RedriveFlags } from './dead-letters.js';
 import type { EraseFlags } from './erase.js';
-import { type ConnectionFlags, integer, runs, withConnection, withJson } from './options.js';
+import { type ConnectionFlags, integer, runs, withConnection, withFilter, withJson } from './options.js';
 import type { VerifyFlags } from './stats.js';
+import type { CreateFlags } from './webhooks.js';
 
 // Types only from the command modules: they load grpc-js, which must wait until a command runs.
 
@@ -74,6 +75,8 @@ export function addOpsCommands(program: Command): void {
     .addOption(new Option('--limit <n>', 'with --all: most letters (server default 100, at most 1000)').argParser(integer))
     .action(runs(async (sequences: string[], flags: RedriveFlags) => (await import('./dead-letters.js')).redriveDeadLetters(sequences, flags)));
 
+  addWebhookCommands(program);
+
   withConnection(program.command('health'))
     .description('grpc.health.v1 Check; exit 1 unless SERVING')
     .option('--service <name>', 'the service to check ("" is the whole server, or audit.v1.AuditService)', '')
@@ -88,4 +91,43 @@ export function addOpsCommands(program: Command): void {
     .description('the effective configuration (defaults included) as YAML, credentials masked')
     .argument('[file]', 'YAML configuration file (none: the defaults)')
     .action(runs(async (file: string | undefined, flags: { json: boolean }) => (await import('./config.js')).configPrint(file, flags)));
+}
+
+/** webhooks: durable HTTP push subscriptions (admin). */
+function addWebhookCommands(program: Command): void {
+  const webhooks = program.command('webhooks').description('HTTP push subscriptions: list (default), create, pause, resume, delete, dead-letters, redrive');
+  const run = async () => import('./webhooks.js');
+  withConnection(webhooks.command('list', { isDefault: true }))
+    .description('every webhook with its delivery status')
+    .action(runs(async (flags: ConnectionFlags) => (await run()).listWebhooks(flags)));
+  withFilter(withConnection(webhooks.command('create')))
+    .description('create a webhook: the server POSTs the matching events to URL, signed (no secret given: one is drawn and printed once)')
+    .argument('<name>', 'unique name: letters, digits, ".", "_", "-"')
+    .argument('<url>', 'http or https URL to POST to')
+    .option('--secret <secret>', 'signing secret, 16 to 512 characters (visible to other local users: prefer --secret-file)')
+    .option('--secret-file <file>', 'read the signing secret from this file')
+    .addOption(new Option('--batch-size <n>', 'most events per request (server default webhooks.defaults.batch_size)').argParser(integer))
+    .option('--role <role>', 'deliver what this role sees (repeatable; default: your own roles)', (v: string, p: string[]) => [...p, v], [])
+    .option('--replay-history', 'first deliver every event the log still holds', false)
+    .action(runs(async (name: string, url: string, flags: CreateFlags) => (await run()).createWebhook(name, url, flags)));
+  for (const action of ['pause', 'resume', 'delete'] as const) {
+    withConnection(webhooks.command(action))
+      .description(`${action} a webhook${action === 'delete' ? ' with its cursor and dead letters' : ''}`)
+      .argument('<webhook>', 'its name or id')
+      .action(runs(async (ref: string, flags: ConnectionFlags) => (await run()).changeWebhook(action, ref, flags)));
+  }
+  withConnection(webhooks.command('dead-letters'))
+    .description('events the webhook\'s endpoint did not accept before its retries ran out, oldest first')
+    .argument('<webhook>', 'its name or id')
+    .addOption(new Option('--limit <n>', 'letters per page (server default 100, at most 1000)').argParser(integer))
+    .option('--page-token <token>', 'continue where a previous page ended')
+    .option('--all', 'follow the pages to the end', false)
+    .action(runs(async (ref: string, flags: ListFlags) => (await run()).listWebhookDeadLetters(ref, flags)));
+  withConnection(webhooks.command('redrive'))
+    .description('send a webhook\'s dead letters again; exit 1 when any was not delivered')
+    .argument('<webhook>', 'its name or id')
+    .argument('[sequences...]', 'the sequences to redrive')
+    .option('--all', 'every dead letter, oldest first (up to --limit)', false)
+    .addOption(new Option('--limit <n>', 'with --all: most letters (server default 100, at most 1000)').argParser(integer))
+    .action(runs(async (ref: string, sequences: string[], flags: RedriveFlags) => (await run()).redriveWebhook(ref, sequences, flags)));
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { checkWebhooks, webhooksSchema } from '../transports/webhooks/config-schema.js';
+import { closest } from './keys.js';
 
 /** Whole numbers also as digit strings, since ${VAR} expansion always yields strings. */
 const digits = (v: unknown): unknown => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v);
@@ -260,7 +262,10 @@ export const configSchema = z.strictObject({
     /** A Publish whose events Kafka acknowledged but this node has not read back within this fails UNAVAILABLE (retrying is safe). */
     publish_timeout: duration.default(10_000),
   }).prefault({}),
+  /** Durable HTTP push subscriptions (README, "Webhooks"): defaults, and webhooks declared by name. */
+  webhooks: webhooksSchema({ duration, count, flag, retryCount, closest }).prefault({}),
 }).superRefine((c, ctx) => {
+  checkWebhooks(c, ctx);
   if (c.storage.type === 'kafka' && c.kafka.enabled) {
     ctx.addIssue({ code: 'custom', path: ['kafka', 'enabled'], message: 'must be false with storage.type kafka: every node would forward every event; the cluster topic already holds them all' });
   }

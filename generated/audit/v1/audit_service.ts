@@ -78,15 +78,15 @@ export function queryOrderToJSON(object: QueryOrder): string {
   }
 }
 
-/** The outcome of redriving one dead letter. */
+/** The outcome of redriving one dead letter (Kafka's, or a webhook's). */
 export enum RedriveOutcome {
   /** REDRIVE_OUTCOME_UNSPECIFIED - Not set. */
   REDRIVE_OUTCOME_UNSPECIFIED = 0,
-  /** REDRIVE_OUTCOME_DELIVERED - Kafka acknowledged it; it left the list. */
+  /** REDRIVE_OUTCOME_DELIVERED - Kafka acknowledged it (a webhook: its endpoint answered 2xx); it left the list. */
   REDRIVE_OUTCOME_DELIVERED = 1,
-  /** REDRIVE_OUTCOME_FAILED - Kafka refused it again; it stays in the list with the new reason and its attempts added up. */
+  /** REDRIVE_OUTCOME_FAILED - Kafka (the endpoint) refused it again; it stays in the list with the new reason and its attempts added up. */
   REDRIVE_OUTCOME_FAILED = 2,
-  /** REDRIVE_OUTCOME_SKIPPED - Not sent: Kafka is unavailable (the circuit is open). It stays in the list; try again later. */
+  /** REDRIVE_OUTCOME_SKIPPED - Not sent: Kafka (the endpoint) is unavailable: the circuit is open. It stays in the list; try again later. */
   REDRIVE_OUTCOME_SKIPPED = 3,
   /** REDRIVE_OUTCOME_MISSING - Its event is no longer in the log (removed by retention), so it cannot be sent. */
   REDRIVE_OUTCOME_MISSING = 4,
@@ -707,6 +707,233 @@ export interface ErasePersonalDataResponse {
   erasureId: string;
   /** The sequence of that audit event. */
   recordSequence: number;
+}
+
+/** A webhook to create. */
+export interface CreateWebhookRequest {
+  /** Unique name: 1 to 100 letters, digits, ".", "_" or "-". Labels its metrics (webhook="<name>"). */
+  name: string;
+  /**
+   * Where to POST: an http or https URL without credentials, at most 2048 characters. Any host is
+   * accepted, internal ones included (see README, "Webhooks", on SSRF).
+   */
+  url: string;
+  /**
+   * Which events to deliver, as for Subscribe (time_range bounds the event timestamps delivered).
+   * Absent: every event the owner may see. Applied to the owner's (possibly redacted) view.
+   */
+  filter:
+    | Filter
+    | undefined;
+  /**
+   * The HMAC-SHA256 signing key, 16 to 512 characters (its UTF-8 bytes are the key). Empty: the server
+   * draws a random one and returns it once in CreateWebhookResponse.secret. Never returned afterwards.
+   */
+  secret: string;
+  /** Most events in one POST: 1 to 1000; 0 means webhooks.defaults.batch_size. */
+  batchSize: number;
+  /**
+   * Whose view is delivered: role names of the roles table (e.g. "auditor" for every category with
+   * PII redacted). Empty: the creator's own roles. Unknown names are INVALID_ARGUMENT.
+   */
+  roles: string[];
+  /**
+   * True: first deliver every event the log still holds, then new ones. False: only events stored
+   * after the webhook is created.
+   */
+  replayHistory: boolean;
+}
+
+/** The webhook created. */
+export interface CreateWebhookResponse {
+  /** The webhook as stored. */
+  webhook:
+    | Webhook
+    | undefined;
+  /**
+   * The signing secret the server drew when the request gave none; empty when the request gave one.
+   * Shown this once: store it now.
+   */
+  secret: string;
+}
+
+/** Asks for every webhook. */
+export interface ListWebhooksRequest {
+}
+
+/** Every webhook. */
+export interface ListWebhooksResponse {
+  /** By name. */
+  webhooks: Webhook[];
+}
+
+/** A webhook to pause. */
+export interface PauseWebhookRequest {
+  /** The webhook's id, or its name. */
+  webhook: string;
+}
+
+/** The paused webhook. */
+export interface PauseWebhookResponse {
+  /** As it is now (paused). */
+  webhook: Webhook | undefined;
+}
+
+/** A webhook to resume. */
+export interface ResumeWebhookRequest {
+  /** The webhook's id, or its name. */
+  webhook: string;
+}
+
+/** The resumed webhook. */
+export interface ResumeWebhookResponse {
+  /** As it is now (not paused). */
+  webhook: Webhook | undefined;
+}
+
+/** A webhook to delete. */
+export interface DeleteWebhookRequest {
+  /** The webhook's id, or its name. */
+  webhook: string;
+}
+
+/** What deleting removed. */
+export interface DeleteWebhookResponse {
+  /** Dead letters of the webhook that were dropped with it. */
+  deadLettersRemoved: number;
+}
+
+/** A durable HTTP push subscription. */
+export interface Webhook {
+  /** Its id (a UUID); also in every request's Webhook-Id header. */
+  id: string;
+  /** Its unique name. */
+  name: string;
+  /** Where it POSTs. */
+  url: string;
+  /** Which events it delivers. */
+  filter:
+    | Filter
+    | undefined;
+  /** The last 4 characters of its secret, as "****abcd"; the secret itself is never returned. */
+  secretHint: string;
+  /** Whether deliveries are stopped (PauseWebhook, or the server paused it: see paused_reason). */
+  paused: boolean;
+  /**
+   * Why it is paused: "paused by <subject>", "no longer in the configuration", or its filter's
+   * expression failing its cost limit. Empty when not paused.
+   */
+  pausedReason: string;
+  /** Most events in one POST. */
+  batchSize: number;
+  /** The subject that created it ("config" for one declared in the configuration). */
+  owner: string;
+  /** The roles whose view it delivers (visibility and redaction). */
+  roles: string[];
+  /** When it was created. */
+  createdAt:
+    | Timestamp
+    | undefined;
+  /** True when declared in the configuration (webhooks.endpoints): updated from it at every start. */
+  declaredInConfig: boolean;
+  /** How long one POST may take before it counts as failed, in milliseconds. */
+  timeoutMs: number;
+  /** Retries of a failed batch before its events become dead letters. */
+  maxRetries: number;
+  /** How delivery is going. */
+  status: WebhookStatus | undefined;
+}
+
+/** A webhook's delivery state. */
+export interface WebhookStatus {
+  /**
+   * The last sequence it has dealt with (delivered, filtered out or dead-lettered); kept in the log's
+   * database, so a restart resumes after it.
+   */
+  cursor: number;
+  /** Stored events after the cursor (log positions, matching or not). */
+  lag: number;
+  /** Its circuit breaker: "closed", "open" (failing fast until a test request), "half-open" or "isolated". */
+  circuitState: string;
+  /** Events its endpoint acknowledged (2xx) since the server started. */
+  sent: number;
+  /** Requests that failed (not 2xx, no answer within timeout_ms, or no connection) since the server started. */
+  failed: number;
+  /** Dead letters waiting for redrive. */
+  deadLetters: number;
+  /** Events moved to its dead letters since the server started. */
+  deadLettered: number;
+  /** Why the last failed request failed, e.g. "HTTP 500" or "timeout after 10000 ms"; empty if none failed. */
+  lastError: string;
+  /** When its endpoint last answered 2xx (since the server started); absent if never. */
+  lastSuccessAt: Timestamp | undefined;
+}
+
+/** Asks for a page of a webhook's dead letters. */
+export interface ListWebhookDeadLettersRequest {
+  /** The webhook's id, or its name. */
+  webhook: string;
+  /** Most letters in this page: 1 to 1000; 0 means 100. */
+  limit: number;
+  /** From the previous page's next_page_token; empty for the first page. */
+  pageToken: string;
+}
+
+/** A page of a webhook's dead letters. */
+export interface ListWebhookDeadLettersResponse {
+  /** Oldest first (by sequence). */
+  deadLetters: WebhookDeadLetter[];
+  /** Pass as page_token for the next page; empty when there are no more. */
+  nextPageToken: string;
+  /** The webhook's dead letters in total. */
+  total: number;
+}
+
+/**
+ * An event a webhook's endpoint did not accept before the retries ran out. The event stays in the
+ * log; the webhook went on without it.
+ */
+export interface WebhookDeadLetter {
+  /** The event's sequence in the log. */
+  sequence: number;
+  /** The event's id. */
+  eventId: string;
+  /** Why the last request failed, e.g. "HTTP 500", "timeout" or "ECONNREFUSED". */
+  reason: string;
+  /** More detail on the failure (bounded). */
+  message: string;
+  /** Requests that included this event, over every try and redrive. */
+  attempts: number;
+  /** When it first became a dead letter. */
+  firstFailedAt:
+    | Timestamp
+    | undefined;
+  /** When it last failed. */
+  lastFailedAt:
+    | Timestamp
+    | undefined;
+  /** The event as the webhook delivers it (its roles' view); absent when retention removed it. */
+  event: AuditEvent | undefined;
+}
+
+/** Which of a webhook's dead letters to send again. */
+export interface RedriveWebhookDeadLettersRequest {
+  /** The webhook's id, or its name. */
+  webhook: string;
+  /** The sequences to redrive; empty means every dead letter, oldest first, up to limit. */
+  sequences: number[];
+  /** Without sequences: most letters to redrive, 1 to 1000; 0 means 100. */
+  limit: number;
+}
+
+/** What happened to each dead letter. */
+export interface RedriveWebhookDeadLettersResponse {
+  /** One per letter asked for, by sequence. */
+  results: RedriveResult[];
+  /** Letters the endpoint acknowledged this time (removed from the list). */
+  deliveredCount: number;
+  /** The webhook's dead letters left. */
+  remaining: number;
 }
 
 function createBasePublishRequest(): PublishRequest {
@@ -5875,6 +6102,2021 @@ export const ErasePersonalDataResponse: MessageFns<ErasePersonalDataResponse> = 
   },
 };
 
+function createBaseCreateWebhookRequest(): CreateWebhookRequest {
+  return { name: "", url: "", filter: undefined, secret: "", batchSize: 0, roles: [], replayHistory: false };
+}
+
+export const CreateWebhookRequest: MessageFns<CreateWebhookRequest> = {
+  encode(message: CreateWebhookRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.url !== "") {
+      writer.uint32(18).string(message.url);
+    }
+    if (message.filter !== undefined) {
+      Filter.encode(message.filter, writer.uint32(26).fork()).join();
+    }
+    if (message.secret !== "") {
+      writer.uint32(34).string(message.secret);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(40).uint32(message.batchSize);
+    }
+    for (const v of message.roles) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.replayHistory !== false) {
+      writer.uint32(56).bool(message.replayHistory);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateWebhookRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateWebhookRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.filter = Filter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.batchSize = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayHistory = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateWebhookRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      filter: isSet(object.filter) ? Filter.fromJSON(object.filter) : undefined,
+      secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
+      replayHistory: isSet(object.replayHistory)
+        ? globalThis.Boolean(object.replayHistory)
+        : isSet(object.replay_history)
+        ? globalThis.Boolean(object.replay_history)
+        : false,
+    };
+  },
+
+  toJSON(message: CreateWebhookRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.filter !== undefined) {
+      obj.filter = Filter.toJSON(message.filter);
+    }
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    if (message.replayHistory !== false) {
+      obj.replayHistory = message.replayHistory;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateWebhookRequest>): CreateWebhookRequest {
+    return CreateWebhookRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateWebhookRequest>): CreateWebhookRequest {
+    const message = createBaseCreateWebhookRequest();
+    message.name = object.name ?? "";
+    message.url = object.url ?? "";
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? Filter.fromPartial(object.filter)
+      : undefined;
+    message.secret = object.secret ?? "";
+    message.batchSize = object.batchSize ?? 0;
+    message.roles = object.roles?.map((e) => e) || [];
+    message.replayHistory = object.replayHistory ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateWebhookResponse(): CreateWebhookResponse {
+  return { webhook: undefined, secret: "" };
+}
+
+export const CreateWebhookResponse: MessageFns<CreateWebhookResponse> = {
+  encode(message: CreateWebhookResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== undefined) {
+      Webhook.encode(message.webhook, writer.uint32(10).fork()).join();
+    }
+    if (message.secret !== "") {
+      writer.uint32(18).string(message.secret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateWebhookResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateWebhookResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = Webhook.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.secret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateWebhookResponse {
+    return {
+      webhook: isSet(object.webhook) ? Webhook.fromJSON(object.webhook) : undefined,
+      secret: isSet(object.secret) ? globalThis.String(object.secret) : "",
+    };
+  },
+
+  toJSON(message: CreateWebhookResponse): unknown {
+    const obj: any = {};
+    if (message.webhook !== undefined) {
+      obj.webhook = Webhook.toJSON(message.webhook);
+    }
+    if (message.secret !== "") {
+      obj.secret = message.secret;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateWebhookResponse>): CreateWebhookResponse {
+    return CreateWebhookResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateWebhookResponse>): CreateWebhookResponse {
+    const message = createBaseCreateWebhookResponse();
+    message.webhook = (object.webhook !== undefined && object.webhook !== null)
+      ? Webhook.fromPartial(object.webhook)
+      : undefined;
+    message.secret = object.secret ?? "";
+    return message;
+  },
+};
+
+function createBaseListWebhooksRequest(): ListWebhooksRequest {
+  return {};
+}
+
+export const ListWebhooksRequest: MessageFns<ListWebhooksRequest> = {
+  encode(_: ListWebhooksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWebhooksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWebhooksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListWebhooksRequest {
+    return {};
+  },
+
+  toJSON(_: ListWebhooksRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWebhooksRequest>): ListWebhooksRequest {
+    return ListWebhooksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListWebhooksRequest>): ListWebhooksRequest {
+    const message = createBaseListWebhooksRequest();
+    return message;
+  },
+};
+
+function createBaseListWebhooksResponse(): ListWebhooksResponse {
+  return { webhooks: [] };
+}
+
+export const ListWebhooksResponse: MessageFns<ListWebhooksResponse> = {
+  encode(message: ListWebhooksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.webhooks) {
+      Webhook.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWebhooksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWebhooksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhooks.push(Webhook.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListWebhooksResponse {
+    return {
+      webhooks: globalThis.Array.isArray(object?.webhooks) ? object.webhooks.map((e: any) => Webhook.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListWebhooksResponse): unknown {
+    const obj: any = {};
+    if (message.webhooks?.length) {
+      obj.webhooks = message.webhooks.map((e) => Webhook.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWebhooksResponse>): ListWebhooksResponse {
+    return ListWebhooksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListWebhooksResponse>): ListWebhooksResponse {
+    const message = createBaseListWebhooksResponse();
+    message.webhooks = object.webhooks?.map((e) => Webhook.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePauseWebhookRequest(): PauseWebhookRequest {
+  return { webhook: "" };
+}
+
+export const PauseWebhookRequest: MessageFns<PauseWebhookRequest> = {
+  encode(message: PauseWebhookRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== "") {
+      writer.uint32(10).string(message.webhook);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseWebhookRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseWebhookRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseWebhookRequest {
+    return { webhook: isSet(object.webhook) ? globalThis.String(object.webhook) : "" };
+  },
+
+  toJSON(message: PauseWebhookRequest): unknown {
+    const obj: any = {};
+    if (message.webhook !== "") {
+      obj.webhook = message.webhook;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PauseWebhookRequest>): PauseWebhookRequest {
+    return PauseWebhookRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PauseWebhookRequest>): PauseWebhookRequest {
+    const message = createBasePauseWebhookRequest();
+    message.webhook = object.webhook ?? "";
+    return message;
+  },
+};
+
+function createBasePauseWebhookResponse(): PauseWebhookResponse {
+  return { webhook: undefined };
+}
+
+export const PauseWebhookResponse: MessageFns<PauseWebhookResponse> = {
+  encode(message: PauseWebhookResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== undefined) {
+      Webhook.encode(message.webhook, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseWebhookResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseWebhookResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = Webhook.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseWebhookResponse {
+    return { webhook: isSet(object.webhook) ? Webhook.fromJSON(object.webhook) : undefined };
+  },
+
+  toJSON(message: PauseWebhookResponse): unknown {
+    const obj: any = {};
+    if (message.webhook !== undefined) {
+      obj.webhook = Webhook.toJSON(message.webhook);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PauseWebhookResponse>): PauseWebhookResponse {
+    return PauseWebhookResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PauseWebhookResponse>): PauseWebhookResponse {
+    const message = createBasePauseWebhookResponse();
+    message.webhook = (object.webhook !== undefined && object.webhook !== null)
+      ? Webhook.fromPartial(object.webhook)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResumeWebhookRequest(): ResumeWebhookRequest {
+  return { webhook: "" };
+}
+
+export const ResumeWebhookRequest: MessageFns<ResumeWebhookRequest> = {
+  encode(message: ResumeWebhookRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== "") {
+      writer.uint32(10).string(message.webhook);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeWebhookRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeWebhookRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeWebhookRequest {
+    return { webhook: isSet(object.webhook) ? globalThis.String(object.webhook) : "" };
+  },
+
+  toJSON(message: ResumeWebhookRequest): unknown {
+    const obj: any = {};
+    if (message.webhook !== "") {
+      obj.webhook = message.webhook;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResumeWebhookRequest>): ResumeWebhookRequest {
+    return ResumeWebhookRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResumeWebhookRequest>): ResumeWebhookRequest {
+    const message = createBaseResumeWebhookRequest();
+    message.webhook = object.webhook ?? "";
+    return message;
+  },
+};
+
+function createBaseResumeWebhookResponse(): ResumeWebhookResponse {
+  return { webhook: undefined };
+}
+
+export const ResumeWebhookResponse: MessageFns<ResumeWebhookResponse> = {
+  encode(message: ResumeWebhookResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== undefined) {
+      Webhook.encode(message.webhook, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeWebhookResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeWebhookResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = Webhook.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeWebhookResponse {
+    return { webhook: isSet(object.webhook) ? Webhook.fromJSON(object.webhook) : undefined };
+  },
+
+  toJSON(message: ResumeWebhookResponse): unknown {
+    const obj: any = {};
+    if (message.webhook !== undefined) {
+      obj.webhook = Webhook.toJSON(message.webhook);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResumeWebhookResponse>): ResumeWebhookResponse {
+    return ResumeWebhookResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResumeWebhookResponse>): ResumeWebhookResponse {
+    const message = createBaseResumeWebhookResponse();
+    message.webhook = (object.webhook !== undefined && object.webhook !== null)
+      ? Webhook.fromPartial(object.webhook)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteWebhookRequest(): DeleteWebhookRequest {
+  return { webhook: "" };
+}
+
+export const DeleteWebhookRequest: MessageFns<DeleteWebhookRequest> = {
+  encode(message: DeleteWebhookRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== "") {
+      writer.uint32(10).string(message.webhook);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteWebhookRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteWebhookRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteWebhookRequest {
+    return { webhook: isSet(object.webhook) ? globalThis.String(object.webhook) : "" };
+  },
+
+  toJSON(message: DeleteWebhookRequest): unknown {
+    const obj: any = {};
+    if (message.webhook !== "") {
+      obj.webhook = message.webhook;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteWebhookRequest>): DeleteWebhookRequest {
+    return DeleteWebhookRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteWebhookRequest>): DeleteWebhookRequest {
+    const message = createBaseDeleteWebhookRequest();
+    message.webhook = object.webhook ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteWebhookResponse(): DeleteWebhookResponse {
+  return { deadLettersRemoved: 0 };
+}
+
+export const DeleteWebhookResponse: MessageFns<DeleteWebhookResponse> = {
+  encode(message: DeleteWebhookResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deadLettersRemoved !== 0) {
+      writer.uint32(8).uint64(message.deadLettersRemoved);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteWebhookResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteWebhookResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.deadLettersRemoved = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteWebhookResponse {
+    return {
+      deadLettersRemoved: isSet(object.deadLettersRemoved)
+        ? globalThis.Number(object.deadLettersRemoved)
+        : isSet(object.dead_letters_removed)
+        ? globalThis.Number(object.dead_letters_removed)
+        : 0,
+    };
+  },
+
+  toJSON(message: DeleteWebhookResponse): unknown {
+    const obj: any = {};
+    if (message.deadLettersRemoved !== 0) {
+      obj.deadLettersRemoved = Math.round(message.deadLettersRemoved);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteWebhookResponse>): DeleteWebhookResponse {
+    return DeleteWebhookResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteWebhookResponse>): DeleteWebhookResponse {
+    const message = createBaseDeleteWebhookResponse();
+    message.deadLettersRemoved = object.deadLettersRemoved ?? 0;
+    return message;
+  },
+};
+
+function createBaseWebhook(): Webhook {
+  return {
+    id: "",
+    name: "",
+    url: "",
+    filter: undefined,
+    secretHint: "",
+    paused: false,
+    pausedReason: "",
+    batchSize: 0,
+    owner: "",
+    roles: [],
+    createdAt: undefined,
+    declaredInConfig: false,
+    timeoutMs: 0,
+    maxRetries: 0,
+    status: undefined,
+  };
+}
+
+export const Webhook: MessageFns<Webhook> = {
+  encode(message: Webhook, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.url !== "") {
+      writer.uint32(26).string(message.url);
+    }
+    if (message.filter !== undefined) {
+      Filter.encode(message.filter, writer.uint32(34).fork()).join();
+    }
+    if (message.secretHint !== "") {
+      writer.uint32(42).string(message.secretHint);
+    }
+    if (message.paused !== false) {
+      writer.uint32(48).bool(message.paused);
+    }
+    if (message.pausedReason !== "") {
+      writer.uint32(58).string(message.pausedReason);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(64).uint32(message.batchSize);
+    }
+    if (message.owner !== "") {
+      writer.uint32(74).string(message.owner);
+    }
+    for (const v of message.roles) {
+      writer.uint32(82).string(v!);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(message.createdAt, writer.uint32(90).fork()).join();
+    }
+    if (message.declaredInConfig !== false) {
+      writer.uint32(96).bool(message.declaredInConfig);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(104).uint32(message.timeoutMs);
+    }
+    if (message.maxRetries !== 0) {
+      writer.uint32(112).uint32(message.maxRetries);
+    }
+    if (message.status !== undefined) {
+      WebhookStatus.encode(message.status, writer.uint32(122).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Webhook {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWebhook();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.filter = Filter.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.secretHint = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.paused = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pausedReason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.batchSize = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.declaredInConfig = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.maxRetries = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.status = WebhookStatus.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Webhook {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      filter: isSet(object.filter) ? Filter.fromJSON(object.filter) : undefined,
+      secretHint: isSet(object.secretHint)
+        ? globalThis.String(object.secretHint)
+        : isSet(object.secret_hint)
+        ? globalThis.String(object.secret_hint)
+        : "",
+      paused: isSet(object.paused) ? globalThis.Boolean(object.paused) : false,
+      pausedReason: isSet(object.pausedReason)
+        ? globalThis.String(object.pausedReason)
+        : isSet(object.paused_reason)
+        ? globalThis.String(object.paused_reason)
+        : "",
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      roles: globalThis.Array.isArray(object?.roles)
+        ? object.roles.map((e: any) => globalThis.String(e))
+        : [],
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      declaredInConfig: isSet(object.declaredInConfig)
+        ? globalThis.Boolean(object.declaredInConfig)
+        : isSet(object.declared_in_config)
+        ? globalThis.Boolean(object.declared_in_config)
+        : false,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      maxRetries: isSet(object.maxRetries)
+        ? globalThis.Number(object.maxRetries)
+        : isSet(object.max_retries)
+        ? globalThis.Number(object.max_retries)
+        : 0,
+      status: isSet(object.status) ? WebhookStatus.fromJSON(object.status) : undefined,
+    };
+  },
+
+  toJSON(message: Webhook): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.filter !== undefined) {
+      obj.filter = Filter.toJSON(message.filter);
+    }
+    if (message.secretHint !== "") {
+      obj.secretHint = message.secretHint;
+    }
+    if (message.paused !== false) {
+      obj.paused = message.paused;
+    }
+    if (message.pausedReason !== "") {
+      obj.pausedReason = message.pausedReason;
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
+    }
+    if (message.declaredInConfig !== false) {
+      obj.declaredInConfig = message.declaredInConfig;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.maxRetries !== 0) {
+      obj.maxRetries = Math.round(message.maxRetries);
+    }
+    if (message.status !== undefined) {
+      obj.status = WebhookStatus.toJSON(message.status);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Webhook>): Webhook {
+    return Webhook.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Webhook>): Webhook {
+    const message = createBaseWebhook();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.url = object.url ?? "";
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? Filter.fromPartial(object.filter)
+      : undefined;
+    message.secretHint = object.secretHint ?? "";
+    message.paused = object.paused ?? false;
+    message.pausedReason = object.pausedReason ?? "";
+    message.batchSize = object.batchSize ?? 0;
+    message.owner = object.owner ?? "";
+    message.roles = object.roles?.map((e) => e) || [];
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.declaredInConfig = object.declaredInConfig ?? false;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.maxRetries = object.maxRetries ?? 0;
+    message.status = (object.status !== undefined && object.status !== null)
+      ? WebhookStatus.fromPartial(object.status)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWebhookStatus(): WebhookStatus {
+  return {
+    cursor: 0,
+    lag: 0,
+    circuitState: "",
+    sent: 0,
+    failed: 0,
+    deadLetters: 0,
+    deadLettered: 0,
+    lastError: "",
+    lastSuccessAt: undefined,
+  };
+}
+
+export const WebhookStatus: MessageFns<WebhookStatus> = {
+  encode(message: WebhookStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cursor !== 0) {
+      writer.uint32(8).uint64(message.cursor);
+    }
+    if (message.lag !== 0) {
+      writer.uint32(16).uint64(message.lag);
+    }
+    if (message.circuitState !== "") {
+      writer.uint32(26).string(message.circuitState);
+    }
+    if (message.sent !== 0) {
+      writer.uint32(32).uint64(message.sent);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(40).uint64(message.failed);
+    }
+    if (message.deadLetters !== 0) {
+      writer.uint32(48).uint64(message.deadLetters);
+    }
+    if (message.deadLettered !== 0) {
+      writer.uint32(56).uint64(message.deadLettered);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(66).string(message.lastError);
+    }
+    if (message.lastSuccessAt !== undefined) {
+      Timestamp.encode(message.lastSuccessAt, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WebhookStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWebhookStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cursor = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lag = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.circuitState = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sent = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.deadLetters = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.deadLettered = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.lastSuccessAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WebhookStatus {
+    return {
+      cursor: isSet(object.cursor) ? globalThis.Number(object.cursor) : 0,
+      lag: isSet(object.lag) ? globalThis.Number(object.lag) : 0,
+      circuitState: isSet(object.circuitState)
+        ? globalThis.String(object.circuitState)
+        : isSet(object.circuit_state)
+        ? globalThis.String(object.circuit_state)
+        : "",
+      sent: isSet(object.sent) ? globalThis.Number(object.sent) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      deadLetters: isSet(object.deadLetters)
+        ? globalThis.Number(object.deadLetters)
+        : isSet(object.dead_letters)
+        ? globalThis.Number(object.dead_letters)
+        : 0,
+      deadLettered: isSet(object.deadLettered)
+        ? globalThis.Number(object.deadLettered)
+        : isSet(object.dead_lettered)
+        ? globalThis.Number(object.dead_lettered)
+        : 0,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      lastSuccessAt: isSet(object.lastSuccessAt)
+        ? fromJsonTimestamp(object.lastSuccessAt)
+        : isSet(object.last_success_at)
+        ? fromJsonTimestamp(object.last_success_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: WebhookStatus): unknown {
+    const obj: any = {};
+    if (message.cursor !== 0) {
+      obj.cursor = Math.round(message.cursor);
+    }
+    if (message.lag !== 0) {
+      obj.lag = Math.round(message.lag);
+    }
+    if (message.circuitState !== "") {
+      obj.circuitState = message.circuitState;
+    }
+    if (message.sent !== 0) {
+      obj.sent = Math.round(message.sent);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.deadLetters !== 0) {
+      obj.deadLetters = Math.round(message.deadLetters);
+    }
+    if (message.deadLettered !== 0) {
+      obj.deadLettered = Math.round(message.deadLettered);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.lastSuccessAt !== undefined) {
+      obj.lastSuccessAt = fromTimestamp(message.lastSuccessAt).toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WebhookStatus>): WebhookStatus {
+    return WebhookStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WebhookStatus>): WebhookStatus {
+    const message = createBaseWebhookStatus();
+    message.cursor = object.cursor ?? 0;
+    message.lag = object.lag ?? 0;
+    message.circuitState = object.circuitState ?? "";
+    message.sent = object.sent ?? 0;
+    message.failed = object.failed ?? 0;
+    message.deadLetters = object.deadLetters ?? 0;
+    message.deadLettered = object.deadLettered ?? 0;
+    message.lastError = object.lastError ?? "";
+    message.lastSuccessAt = (object.lastSuccessAt !== undefined && object.lastSuccessAt !== null)
+      ? Timestamp.fromPartial(object.lastSuccessAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListWebhookDeadLettersRequest(): ListWebhookDeadLettersRequest {
+  return { webhook: "", limit: 0, pageToken: "" };
+}
+
+export const ListWebhookDeadLettersRequest: MessageFns<ListWebhookDeadLettersRequest> = {
+  encode(message: ListWebhookDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== "") {
+      writer.uint32(10).string(message.webhook);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWebhookDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWebhookDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListWebhookDeadLettersRequest {
+    return {
+      webhook: isSet(object.webhook) ? globalThis.String(object.webhook) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListWebhookDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.webhook !== "") {
+      obj.webhook = message.webhook;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWebhookDeadLettersRequest>): ListWebhookDeadLettersRequest {
+    return ListWebhookDeadLettersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListWebhookDeadLettersRequest>): ListWebhookDeadLettersRequest {
+    const message = createBaseListWebhookDeadLettersRequest();
+    message.webhook = object.webhook ?? "";
+    message.limit = object.limit ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListWebhookDeadLettersResponse(): ListWebhookDeadLettersResponse {
+  return { deadLetters: [], nextPageToken: "", total: 0 };
+}
+
+export const ListWebhookDeadLettersResponse: MessageFns<ListWebhookDeadLettersResponse> = {
+  encode(message: ListWebhookDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deadLetters) {
+      WebhookDeadLetter.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.total !== 0) {
+      writer.uint32(24).uint64(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListWebhookDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListWebhookDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deadLetters.push(WebhookDeadLetter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.total = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListWebhookDeadLettersResponse {
+    return {
+      deadLetters: globalThis.Array.isArray(object?.deadLetters)
+        ? object.deadLetters.map((e: any) => WebhookDeadLetter.fromJSON(e))
+        : globalThis.Array.isArray(object?.dead_letters)
+        ? object.dead_letters.map((e: any) => WebhookDeadLetter.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ListWebhookDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.deadLetters?.length) {
+      obj.deadLetters = message.deadLetters.map((e) => WebhookDeadLetter.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListWebhookDeadLettersResponse>): ListWebhookDeadLettersResponse {
+    return ListWebhookDeadLettersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListWebhookDeadLettersResponse>): ListWebhookDeadLettersResponse {
+    const message = createBaseListWebhookDeadLettersResponse();
+    message.deadLetters = object.deadLetters?.map((e) => WebhookDeadLetter.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
+function createBaseWebhookDeadLetter(): WebhookDeadLetter {
+  return {
+    sequence: 0,
+    eventId: "",
+    reason: "",
+    message: "",
+    attempts: 0,
+    firstFailedAt: undefined,
+    lastFailedAt: undefined,
+    event: undefined,
+  };
+}
+
+export const WebhookDeadLetter: MessageFns<WebhookDeadLetter> = {
+  encode(message: WebhookDeadLetter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(40).uint32(message.attempts);
+    }
+    if (message.firstFailedAt !== undefined) {
+      Timestamp.encode(message.firstFailedAt, writer.uint32(50).fork()).join();
+    }
+    if (message.lastFailedAt !== undefined) {
+      Timestamp.encode(message.lastFailedAt, writer.uint32(58).fork()).join();
+    }
+    if (message.event !== undefined) {
+      AuditEvent.encode(message.event, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WebhookDeadLetter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWebhookDeadLetter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.firstFailedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastFailedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.event = AuditEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WebhookDeadLetter {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      firstFailedAt: isSet(object.firstFailedAt)
+        ? fromJsonTimestamp(object.firstFailedAt)
+        : isSet(object.first_failed_at)
+        ? fromJsonTimestamp(object.first_failed_at)
+        : undefined,
+      lastFailedAt: isSet(object.lastFailedAt)
+        ? fromJsonTimestamp(object.lastFailedAt)
+        : isSet(object.last_failed_at)
+        ? fromJsonTimestamp(object.last_failed_at)
+        : undefined,
+      event: isSet(object.event) ? AuditEvent.fromJSON(object.event) : undefined,
+    };
+  },
+
+  toJSON(message: WebhookDeadLetter): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.firstFailedAt !== undefined) {
+      obj.firstFailedAt = fromTimestamp(message.firstFailedAt).toISOString();
+    }
+    if (message.lastFailedAt !== undefined) {
+      obj.lastFailedAt = fromTimestamp(message.lastFailedAt).toISOString();
+    }
+    if (message.event !== undefined) {
+      obj.event = AuditEvent.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WebhookDeadLetter>): WebhookDeadLetter {
+    return WebhookDeadLetter.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WebhookDeadLetter>): WebhookDeadLetter {
+    const message = createBaseWebhookDeadLetter();
+    message.sequence = object.sequence ?? 0;
+    message.eventId = object.eventId ?? "";
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.firstFailedAt = (object.firstFailedAt !== undefined && object.firstFailedAt !== null)
+      ? Timestamp.fromPartial(object.firstFailedAt)
+      : undefined;
+    message.lastFailedAt = (object.lastFailedAt !== undefined && object.lastFailedAt !== null)
+      ? Timestamp.fromPartial(object.lastFailedAt)
+      : undefined;
+    message.event = (object.event !== undefined && object.event !== null)
+      ? AuditEvent.fromPartial(object.event)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRedriveWebhookDeadLettersRequest(): RedriveWebhookDeadLettersRequest {
+  return { webhook: "", sequences: [], limit: 0 };
+}
+
+export const RedriveWebhookDeadLettersRequest: MessageFns<RedriveWebhookDeadLettersRequest> = {
+  encode(message: RedriveWebhookDeadLettersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.webhook !== "") {
+      writer.uint32(10).string(message.webhook);
+    }
+    if (message.sequences.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.sequences) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedriveWebhookDeadLettersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedriveWebhookDeadLettersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.webhook = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.sequences.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.sequences.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedriveWebhookDeadLettersRequest {
+    return {
+      webhook: isSet(object.webhook) ? globalThis.String(object.webhook) : "",
+      sequences: globalThis.Array.isArray(object?.sequences)
+        ? object.sequences.map((e: any) => globalThis.Number(e))
+        : [],
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: RedriveWebhookDeadLettersRequest): unknown {
+    const obj: any = {};
+    if (message.webhook !== "") {
+      obj.webhook = message.webhook;
+    }
+    if (message.sequences?.length) {
+      obj.sequences = message.sequences.map((e) => Math.round(e));
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedriveWebhookDeadLettersRequest>): RedriveWebhookDeadLettersRequest {
+    return RedriveWebhookDeadLettersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedriveWebhookDeadLettersRequest>): RedriveWebhookDeadLettersRequest {
+    const message = createBaseRedriveWebhookDeadLettersRequest();
+    message.webhook = object.webhook ?? "";
+    message.sequences = object.sequences?.map((e) => e) || [];
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseRedriveWebhookDeadLettersResponse(): RedriveWebhookDeadLettersResponse {
+  return { results: [], deliveredCount: 0, remaining: 0 };
+}
+
+export const RedriveWebhookDeadLettersResponse: MessageFns<RedriveWebhookDeadLettersResponse> = {
+  encode(message: RedriveWebhookDeadLettersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      RedriveResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.deliveredCount !== 0) {
+      writer.uint32(16).uint32(message.deliveredCount);
+    }
+    if (message.remaining !== 0) {
+      writer.uint32(24).uint64(message.remaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedriveWebhookDeadLettersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedriveWebhookDeadLettersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(RedriveResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deliveredCount = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.remaining = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedriveWebhookDeadLettersResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => RedriveResult.fromJSON(e))
+        : [],
+      deliveredCount: isSet(object.deliveredCount)
+        ? globalThis.Number(object.deliveredCount)
+        : isSet(object.delivered_count)
+        ? globalThis.Number(object.delivered_count)
+        : 0,
+      remaining: isSet(object.remaining) ? globalThis.Number(object.remaining) : 0,
+    };
+  },
+
+  toJSON(message: RedriveWebhookDeadLettersResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => RedriveResult.toJSON(e));
+    }
+    if (message.deliveredCount !== 0) {
+      obj.deliveredCount = Math.round(message.deliveredCount);
+    }
+    if (message.remaining !== 0) {
+      obj.remaining = Math.round(message.remaining);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedriveWebhookDeadLettersResponse>): RedriveWebhookDeadLettersResponse {
+    return RedriveWebhookDeadLettersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedriveWebhookDeadLettersResponse>): RedriveWebhookDeadLettersResponse {
+    const message = createBaseRedriveWebhookDeadLettersResponse();
+    message.results = object.results?.map((e) => RedriveResult.fromPartial(e)) || [];
+    message.deliveredCount = object.deliveredCount ?? 0;
+    message.remaining = object.remaining ?? 0;
+    return message;
+  },
+};
+
 /**
  * Publish audit events and subscribe to them, live and from history.
  *
@@ -6070,6 +8312,104 @@ export const AuditServiceService = {
       Buffer.from(GetCheckpointResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCheckpointResponse => GetCheckpointResponse.decode(value),
   },
+  /**
+   * Creates a webhook (admin): the server POSTs batches of the matching events, in log order, at least
+   * once, to its URL, signed with its secret (README, "Webhooks"). It delivers what its owner may see,
+   * redacted as for its owner. ALREADY_EXISTS for a name in use; FAILED_PRECONDITION in cluster mode.
+   */
+  createWebhook: {
+    path: "/audit.v1.AuditService/CreateWebhook" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateWebhookRequest): Buffer => Buffer.from(CreateWebhookRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateWebhookRequest => CreateWebhookRequest.decode(value),
+    responseSerialize: (value: CreateWebhookResponse): Buffer =>
+      Buffer.from(CreateWebhookResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateWebhookResponse => CreateWebhookResponse.decode(value),
+  },
+  /** Every webhook (admin), created by RPC or declared in the configuration, with its delivery status. */
+  listWebhooks: {
+    path: "/audit.v1.AuditService/ListWebhooks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListWebhooksRequest): Buffer => Buffer.from(ListWebhooksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListWebhooksRequest => ListWebhooksRequest.decode(value),
+    responseSerialize: (value: ListWebhooksResponse): Buffer =>
+      Buffer.from(ListWebhooksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListWebhooksResponse => ListWebhooksResponse.decode(value),
+  },
+  /**
+   * Stops a webhook's deliveries (admin); its cursor stays, so ResumeWebhook continues exactly there.
+   * A request in flight is abandoned (its events are sent again on resume). NOT_FOUND for an unknown webhook.
+   */
+  pauseWebhook: {
+    path: "/audit.v1.AuditService/PauseWebhook" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseWebhookRequest): Buffer => Buffer.from(PauseWebhookRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseWebhookRequest => PauseWebhookRequest.decode(value),
+    responseSerialize: (value: PauseWebhookResponse): Buffer =>
+      Buffer.from(PauseWebhookResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseWebhookResponse => PauseWebhookResponse.decode(value),
+  },
+  /** Resumes a paused webhook (admin) from its cursor. NOT_FOUND for an unknown webhook. */
+  resumeWebhook: {
+    path: "/audit.v1.AuditService/ResumeWebhook" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeWebhookRequest): Buffer => Buffer.from(ResumeWebhookRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeWebhookRequest => ResumeWebhookRequest.decode(value),
+    responseSerialize: (value: ResumeWebhookResponse): Buffer =>
+      Buffer.from(ResumeWebhookResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeWebhookResponse => ResumeWebhookResponse.decode(value),
+  },
+  /**
+   * Deletes a webhook (admin) with its cursor and dead letters. FAILED_PRECONDITION for one declared
+   * in the configuration (remove it there). NOT_FOUND for an unknown webhook.
+   */
+  deleteWebhook: {
+    path: "/audit.v1.AuditService/DeleteWebhook" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteWebhookRequest): Buffer => Buffer.from(DeleteWebhookRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteWebhookRequest => DeleteWebhookRequest.decode(value),
+    responseSerialize: (value: DeleteWebhookResponse): Buffer =>
+      Buffer.from(DeleteWebhookResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteWebhookResponse => DeleteWebhookResponse.decode(value),
+  },
+  /**
+   * Lists a webhook's dead letters (admin): events whose batch its endpoint kept refusing until the
+   * retries ran out, oldest first, a page at a time. NOT_FOUND for an unknown webhook.
+   */
+  listWebhookDeadLetters: {
+    path: "/audit.v1.AuditService/ListWebhookDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListWebhookDeadLettersRequest): Buffer =>
+      Buffer.from(ListWebhookDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListWebhookDeadLettersRequest => ListWebhookDeadLettersRequest.decode(value),
+    responseSerialize: (value: ListWebhookDeadLettersResponse): Buffer =>
+      Buffer.from(ListWebhookDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListWebhookDeadLettersResponse =>
+      ListWebhookDeadLettersResponse.decode(value),
+  },
+  /**
+   * Sends a webhook's dead letters to its endpoint again (admin), oldest first, in batches of its
+   * batch_size, each batch tried once. A delivered letter leaves the list. NOT_FOUND for an unknown webhook.
+   */
+  redriveWebhookDeadLetters: {
+    path: "/audit.v1.AuditService/RedriveWebhookDeadLetters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RedriveWebhookDeadLettersRequest): Buffer =>
+      Buffer.from(RedriveWebhookDeadLettersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RedriveWebhookDeadLettersRequest =>
+      RedriveWebhookDeadLettersRequest.decode(value),
+    responseSerialize: (value: RedriveWebhookDeadLettersResponse): Buffer =>
+      Buffer.from(RedriveWebhookDeadLettersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RedriveWebhookDeadLettersResponse =>
+      RedriveWebhookDeadLettersResponse.decode(value),
+  },
 } as const;
 
 export interface AuditServiceServer extends UntypedServiceImplementation {
@@ -6135,6 +8475,36 @@ export interface AuditServiceServer extends UntypedServiceImplementation {
    * checkpoints are off or none was made yet.
    */
   getCheckpoint: handleUnaryCall<GetCheckpointRequest, GetCheckpointResponse>;
+  /**
+   * Creates a webhook (admin): the server POSTs batches of the matching events, in log order, at least
+   * once, to its URL, signed with its secret (README, "Webhooks"). It delivers what its owner may see,
+   * redacted as for its owner. ALREADY_EXISTS for a name in use; FAILED_PRECONDITION in cluster mode.
+   */
+  createWebhook: handleUnaryCall<CreateWebhookRequest, CreateWebhookResponse>;
+  /** Every webhook (admin), created by RPC or declared in the configuration, with its delivery status. */
+  listWebhooks: handleUnaryCall<ListWebhooksRequest, ListWebhooksResponse>;
+  /**
+   * Stops a webhook's deliveries (admin); its cursor stays, so ResumeWebhook continues exactly there.
+   * A request in flight is abandoned (its events are sent again on resume). NOT_FOUND for an unknown webhook.
+   */
+  pauseWebhook: handleUnaryCall<PauseWebhookRequest, PauseWebhookResponse>;
+  /** Resumes a paused webhook (admin) from its cursor. NOT_FOUND for an unknown webhook. */
+  resumeWebhook: handleUnaryCall<ResumeWebhookRequest, ResumeWebhookResponse>;
+  /**
+   * Deletes a webhook (admin) with its cursor and dead letters. FAILED_PRECONDITION for one declared
+   * in the configuration (remove it there). NOT_FOUND for an unknown webhook.
+   */
+  deleteWebhook: handleUnaryCall<DeleteWebhookRequest, DeleteWebhookResponse>;
+  /**
+   * Lists a webhook's dead letters (admin): events whose batch its endpoint kept refusing until the
+   * retries ran out, oldest first, a page at a time. NOT_FOUND for an unknown webhook.
+   */
+  listWebhookDeadLetters: handleUnaryCall<ListWebhookDeadLettersRequest, ListWebhookDeadLettersResponse>;
+  /**
+   * Sends a webhook's dead letters to its endpoint again (admin), oldest first, in batches of its
+   * batch_size, each batch tried once. A delivered letter leaves the list. NOT_FOUND for an unknown webhook.
+   */
+  redriveWebhookDeadLetters: handleUnaryCall<RedriveWebhookDeadLettersRequest, RedriveWebhookDeadLettersResponse>;
 }
 
 export interface AuditServiceClient extends Client {
@@ -6368,6 +8738,134 @@ export interface AuditServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetCheckpointResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Creates a webhook (admin): the server POSTs batches of the matching events, in log order, at least
+   * once, to its URL, signed with its secret (README, "Webhooks"). It delivers what its owner may see,
+   * redacted as for its owner. ALREADY_EXISTS for a name in use; FAILED_PRECONDITION in cluster mode.
+   */
+  createWebhook(
+    request: CreateWebhookRequest,
+    callback: (error: ServiceError | null, response: CreateWebhookResponse) => void,
+  ): ClientUnaryCall;
+  createWebhook(
+    request: CreateWebhookRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateWebhookResponse) => void,
+  ): ClientUnaryCall;
+  createWebhook(
+    request: CreateWebhookRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateWebhookResponse) => void,
+  ): ClientUnaryCall;
+  /** Every webhook (admin), created by RPC or declared in the configuration, with its delivery status. */
+  listWebhooks(
+    request: ListWebhooksRequest,
+    callback: (error: ServiceError | null, response: ListWebhooksResponse) => void,
+  ): ClientUnaryCall;
+  listWebhooks(
+    request: ListWebhooksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListWebhooksResponse) => void,
+  ): ClientUnaryCall;
+  listWebhooks(
+    request: ListWebhooksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListWebhooksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stops a webhook's deliveries (admin); its cursor stays, so ResumeWebhook continues exactly there.
+   * A request in flight is abandoned (its events are sent again on resume). NOT_FOUND for an unknown webhook.
+   */
+  pauseWebhook(
+    request: PauseWebhookRequest,
+    callback: (error: ServiceError | null, response: PauseWebhookResponse) => void,
+  ): ClientUnaryCall;
+  pauseWebhook(
+    request: PauseWebhookRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseWebhookResponse) => void,
+  ): ClientUnaryCall;
+  pauseWebhook(
+    request: PauseWebhookRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseWebhookResponse) => void,
+  ): ClientUnaryCall;
+  /** Resumes a paused webhook (admin) from its cursor. NOT_FOUND for an unknown webhook. */
+  resumeWebhook(
+    request: ResumeWebhookRequest,
+    callback: (error: ServiceError | null, response: ResumeWebhookResponse) => void,
+  ): ClientUnaryCall;
+  resumeWebhook(
+    request: ResumeWebhookRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeWebhookResponse) => void,
+  ): ClientUnaryCall;
+  resumeWebhook(
+    request: ResumeWebhookRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeWebhookResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a webhook (admin) with its cursor and dead letters. FAILED_PRECONDITION for one declared
+   * in the configuration (remove it there). NOT_FOUND for an unknown webhook.
+   */
+  deleteWebhook(
+    request: DeleteWebhookRequest,
+    callback: (error: ServiceError | null, response: DeleteWebhookResponse) => void,
+  ): ClientUnaryCall;
+  deleteWebhook(
+    request: DeleteWebhookRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteWebhookResponse) => void,
+  ): ClientUnaryCall;
+  deleteWebhook(
+    request: DeleteWebhookRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteWebhookResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists a webhook's dead letters (admin): events whose batch its endpoint kept refusing until the
+   * retries ran out, oldest first, a page at a time. NOT_FOUND for an unknown webhook.
+   */
+  listWebhookDeadLetters(
+    request: ListWebhookDeadLettersRequest,
+    callback: (error: ServiceError | null, response: ListWebhookDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listWebhookDeadLetters(
+    request: ListWebhookDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListWebhookDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  listWebhookDeadLetters(
+    request: ListWebhookDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListWebhookDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sends a webhook's dead letters to its endpoint again (admin), oldest first, in batches of its
+   * batch_size, each batch tried once. A delivered letter leaves the list. NOT_FOUND for an unknown webhook.
+   */
+  redriveWebhookDeadLetters(
+    request: RedriveWebhookDeadLettersRequest,
+    callback: (error: ServiceError | null, response: RedriveWebhookDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  redriveWebhookDeadLetters(
+    request: RedriveWebhookDeadLettersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RedriveWebhookDeadLettersResponse) => void,
+  ): ClientUnaryCall;
+  redriveWebhookDeadLetters(
+    request: RedriveWebhookDeadLettersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RedriveWebhookDeadLettersResponse) => void,
   ): ClientUnaryCall;
 }
 

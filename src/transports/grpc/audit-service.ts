@@ -15,6 +15,8 @@ import { createHistoryHandlers } from './history-handlers.js';
 import { type PipelineDeps, unary } from './pipeline.js';
 import { createPublishHandlers } from './publish-handlers.js';
 import { createSubscriptionHandlers } from './subscription-handlers.js';
+import type { Webhooks } from '../webhooks/index.js';
+import { createWebhookHandlers } from './webhook-handlers.js';
 
 export interface AuditServiceDeps {
   readonly dispatcher: Dispatcher;
@@ -29,6 +31,8 @@ export interface AuditServiceDeps {
   readonly streams: Set<Promise<void>>;
   /** The Kafka forwarder, when kafka.enabled (GetStats, dead letter RPCs). */
   readonly kafka?: KafkaSink;
+  /** The webhooks; absent in cluster mode (their RPCs answer FAILED_PRECONDITION). */
+  readonly webhooks?: Webhooks | undefined;
   readonly security: Security;
 }
 
@@ -47,6 +51,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceServer {
       filterBudget: deps.filterBudget, checkpoints: deps.checkpoints, batchSize: deps.pump.batchSize,
     }),
     ...createDeadLetterHandlers({ ...pipeline, kafka: deps.kafka }),
+    ...createWebhookHandlers({ ...pipeline, webhooks: deps.webhooks, limits }),
     erasePersonalData: createErasureHandler({ ...pipeline, dispatcher, limits }),
     backup: createBackupHandler({ ...pipeline, eventLog: dispatcher.log }),
     getStats: unary<GetStatsRequest, GetStatsResponse>(pipeline, 'GetStats', 'ops', () => {
