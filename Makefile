@@ -35,6 +35,7 @@ promtool:
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.test.json
 
 ## Regenerates generated/ from proto/: ts-proto's code, and buf's descriptors that server reflection serves
 ## (proto/'s, and grpc-health-check's health.proto).

@@ -13,6 +13,13 @@ export default tseslint.config(
     },
   },
   {
+    // The service and the client library: the type-checked rules too (floating promises, awaits on
+    // non-promises, unsafe any, enum comparisons, Errors as rejection reasons...).
+    files: ['src/**/*.ts'],
+    extends: [...tseslint.configs.recommendedTypeChecked],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     // Tests read loosely typed protocol objects (reflection answers, raw frames).
     files: ['test/**', 'bench/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

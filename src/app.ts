@@ -22,9 +22,9 @@ import { registerWebhookMetrics } from './transports/webhooks/metrics.js';
 
 /** Replaceable parts, for tests that need a particular clock or a log they control. */
 export interface AppParts {
-  readonly clock?: Clock;
-  readonly eventLog?: EventLog;
-  readonly logger?: Logger;
+  readonly clock?: Clock | undefined;
+  readonly eventLog?: EventLog | undefined;
+  readonly logger?: Logger | undefined;
 }
 
 const systemClock: Clock = { now: () => new Date() };

@@ -52,7 +52,7 @@ function show(value: unknown): string {
   if (value === null) return 'nothing (an empty value)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a section';
-  return JSON.stringify(value) ?? String(value as undefined);
+  return JSON.stringify(value) ?? typeof value;
 }
 
 /**
@@ -61,7 +61,7 @@ function show(value: unknown): string {
  */
 function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
   if (issue.code === 'invalid_value' && issue.values.length > 1 && issue.values.every((v) => typeof v === 'string')) {
-    const values = issue.values as string[];
+    const values = issue.values;
     const hint = typeof issue.input === 'string' ? closest(issue.input, values) : undefined;
     return `${show(issue.input)} is not one of ${values.join(', ')}${hint ? `; did you mean ${hint}?` : ''}`;
   }

@@ -131,7 +131,7 @@ function checkJsonValues(value: unknown, path: string): void {
 /** Keys over every nested object (depth is already bounded). */
 function countKeys(value: unknown): number {
   if (value === null || typeof value !== 'object') return 0;
-  const children = Object.values(value as object);
+  const children = Object.values(value);
   return (Array.isArray(value) ? 0 : children.length) + children.reduce((sum: number, child) => sum + countKeys(child), 0);
 }
 
@@ -139,7 +139,7 @@ function countKeys(value: unknown): number {
 function nestsDeeperThan(value: unknown, max: number): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (max <= 0) return true;
-  return Object.values(value as object).some((child) => nestsDeeperThan(child, max - 1));
+  return Object.values(value).some((child) => nestsDeeperThan(child, max - 1));
 }
 
 /** The wire form of a stored event. */

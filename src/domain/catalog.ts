@@ -50,7 +50,7 @@ export const EVENT_TYPES = Object.keys(TYPE_TABLE) as EventType[];
 const TYPE_INFO: ReadonlyMap<string, TypeInfo> = new Map(
   Object.entries(TYPE_TABLE).map(([name, row]) => [
     name,
-    { category: row[0], defaultSeverity: (row[1] ?? Severity.INFO) as Severity },
+    { category: row[0], defaultSeverity: (row[1] ?? Severity.INFO) },
   ]),
 );
 

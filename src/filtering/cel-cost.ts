@@ -124,7 +124,7 @@ function meteredFunc(f: CelFunc): CelFunc {
       charge(ERROR_COST, f.name);
       throw result ?? new Error(`no matching overload for '${f.name}'`);
     }
-    return result as CelInput;
+    return result;
   };
   const signature = f.arguments as CelType[];
   return f.target
@@ -175,7 +175,7 @@ export function meteredFunctions(standard: Iterable<CelFunc>): CelFunc[] {
     }),
     celFunc(RANGE, [CelScalar.DYN], CelScalar.DYN, (range) => {
       charge(1 + (isCelList(range) || isCelMap(range) ? range.size : 0), 'comprehension range');
-      return range as CelInput;
+      return range;
     }),
   );
   return funcs;

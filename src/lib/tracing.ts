@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, trace, TraceFlags, type Attributes, type Span } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace, type Attributes, type Span } from '@opentelemetry/api';
 
 /**
  * Spans that follow an event through the service, parented on the trace context it was published
@@ -30,7 +30,7 @@ export function startSpanUnder(name: string, traceparent: string, attributes?: A
   if (!enabled || traceparent === '') return undefined;
   const [, traceId, spanId, flags] = TRACEPARENT.exec(traceparent) ?? [];
   if (traceId === undefined || spanId === undefined || flags === undefined) return undefined;
-  const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: Number.parseInt(flags, 16) as TraceFlags, isRemote: false });
+  const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: Number.parseInt(flags, 16), isRemote: false });
   return tracer().startSpan(name, attributes ? { attributes } : {}, parent);
 }
 

@@ -76,7 +76,7 @@ export class Metrics {
 
     mirror('auditstream_events_published_total', 'Events stored, by severity and category.', ['severity', 'category'], classes, () =>
       [...dispatcher.counters.publishedByClass].map(([key, n]) => {
-        const [severity, category] = key.split('/');
+        const [severity = '', category = ''] = key.split('/');
         return [{ severity, category }, n];
       }));
     mirror('auditstream_events_failed_total', 'Publishes rejected, by reason (gRPC status name).', ['reason'], FAILURE_REASONS.map((reason) => ({ reason })), () =>

@@ -98,7 +98,7 @@ function chain(err: unknown): ErrorLike[] {
   const pending: unknown[] = [err];
   while (pending.length > 0 && links.length < 16) {
     const e = pending.shift();
-    if (!e || typeof e !== 'object' || links.includes(e as ErrorLike)) continue;
+    if (!e || typeof e !== 'object' || links.includes(e)) continue;
     const link = e as ErrorLike;
     links.push(link);
     pending.push(link.cause);

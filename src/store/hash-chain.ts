@@ -60,7 +60,7 @@ export function canonicalEncoding(e: HashInput): string {
     e.id, e.type, e.severity, rfc3339(e.timestamp, e.timestampSubMsNanos), e.userId, e.entityType, e.entityId, e.action,
     e.result, commitments, e.correlationId, e.source, e.traceparent, e.sequence, e.receivedAt.toISOString(),
     Buffer.from(e.previousHash).toString('hex'),
-  ]) as string;
+  ]);
 }
 
 /** SHA-256 of the canonical encoding. */

@@ -35,7 +35,7 @@ export class MemoryEventLog extends MemoryEvents implements EventLog {
         return { event: stored, duplicate: false };
       }));
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

@@ -33,7 +33,7 @@ function v1Hash(e: StoredAuditEvent): Buffer {
     e.id, e.type, e.severity, e.timestamp.toISOString(), e.userId, e.entityType, e.entityId, e.action,
     e.result, e.metadata, e.correlationId, e.source, e.traceparent, e.sequence, e.receivedAt.toISOString(),
     Buffer.from(e.previousHash).toString('hex'),
-  ]) as string;
+  ]);
   return createHash('sha256').update(encoding).digest();
 }
 

@@ -22,15 +22,15 @@ export interface AuditServiceDeps {
   readonly dispatcher: Dispatcher;
   readonly limits: InputLimits;
   readonly maxExpressionLength: number;
-  readonly filterBudget?: FilterBudget;
+  readonly filterBudget?: FilterBudget | undefined;
   /** Signed checkpoints, when storage.checkpoints is on (GetCheckpoint, VerifyChain). */
-  readonly checkpoints?: Checkpointer;
+  readonly checkpoints?: Checkpointer | undefined;
   readonly pump: PumpOptions;
   readonly log: Logger;
   /** Open Subscribe streams, so shutdown can wait for them to drain. */
   readonly streams: Set<Promise<void>>;
   /** The Kafka forwarder, when kafka.enabled (GetStats, dead letter RPCs). */
-  readonly kafka?: KafkaSink;
+  readonly kafka?: KafkaSink | undefined;
   /** The webhooks; absent in cluster mode (their RPCs answer FAILED_PRECONDITION). */
   readonly webhooks?: Webhooks | undefined;
   readonly security: Security;

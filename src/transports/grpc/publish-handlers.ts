@@ -55,7 +55,7 @@ export function createPublishHandlers(deps: PublishDeps) {
           const event = validated(() => toNewEvent(raw, limits, now(), `events[${i}]`));
           return { eventId: event.id, pending: dispatcher.publish(event) };
         } catch (err) {
-          return { eventId: raw.id, pending: Promise.reject(err as Error) };
+          return { eventId: raw.id, pending: Promise.reject(err instanceof Error ? err : new Error(String(err))) };
         }
       });
       const settled = await Promise.allSettled(outcomes.map((o) => o.pending));

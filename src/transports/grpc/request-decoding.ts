@@ -1,5 +1,5 @@
 import { Metadata, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { loadSync, type MessageTypeDefinition, type ServiceDefinition as LoadedService } from '@grpc/proto-loader';
+import { loadSync, type ServiceDefinition as LoadedService } from '@grpc/proto-loader';
 import { compileSchema, type MessageDescriptorLike, type MessageSpec } from '../../contract/request-schema.js';
 import { checkRequestBytes, withEmptyItems } from '../../contract/request-wire.js';
 import { attachProblem, WireProblem } from '../../contract/wire-problem.js';
@@ -42,7 +42,7 @@ function load(protoRoot: string, files: string[]): LoadedSchema {
     const messages = new Map<string, MessageDescriptorLike>();
     for (const [name, d] of Object.entries(definition)) {
       if ('format' in d && d.format === 'Protocol Buffer 3 DescriptorProto') {
-        messages.set(name, (d as MessageTypeDefinition<object, object>).type as unknown as MessageDescriptorLike);
+        messages.set(name, d.type as unknown as MessageDescriptorLike);
       }
     }
     schema = { messages: compileSchema(messages, ITEM_TYPES), definition };

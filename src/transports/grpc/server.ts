@@ -42,8 +42,8 @@ export class GrpcServer {
       ? ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], Boolean(tls.ca))
       : ServerCredentials.createInsecure();
     // A bind error as one line naming the setting, not grpc-js's "No address added out of total 1 resolved".
-    const bindError = (err: unknown): unknown => {
-      const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message ?? err}`;
+    const bindError = (err: Error): Error => {
+      const text = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
       if (text.includes('EADDRINUSE')) return new Error(`server.grpc_port ${port} is in use`);
       if (text.includes('EACCES')) return new Error(`server.grpc_port ${port}: permission denied (ports below 1024 need privileges)`);
       if (text.includes('EADDRNOTAVAIL')) return new Error(`server.host ${host} is not an address of this machine`);
@@ -54,12 +54,12 @@ export class GrpcServer {
       const { createServer } = await import('node:net');
       await new Promise<void>((resolve, reject) => {
         const probe = createServer();
-        probe.once('error', (err) => (bindError(err) === err ? resolve() : reject(bindError(err) as Error)));
+        probe.once('error', (err) => (bindError(err) === err ? resolve() : reject(bindError(err))));
         probe.listen(port, host, () => probe.close(() => resolve()));
       });
     }
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(bindError(err) as Error) : resolve(bound))),
+      this.server.bindAsync(address, credentials, (err, bound) => (err ? reject(bindError(err)) : resolve(bound))),
     );
     this.setServing(true);
     return this.port;

@@ -74,7 +74,7 @@ function entries(service: AuditServiceServer): ReadonlyMap<string, Entry> {
       const definition = checked.definition[method.localName as keyof typeof AuditServiceService];
       built.set(method.name, {
         handler: checked.implementation[method.localName] as unknown as Handler,
-        deserialize: definition.requestDeserialize as (bytes: Buffer) => unknown,
+        deserialize: definition.requestDeserialize,
         serialize: definition.responseSerialize as (value: unknown) => Buffer,
       });
     }

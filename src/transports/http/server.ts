@@ -20,12 +20,12 @@ export const EVENTS_PATH = '/v1/events';
 export interface HttpServerDeps extends BridgeDeps {
   readonly websocket: WebSocketSettings;
   /** GET /metrics: the Prometheus text format. */
-  readonly metrics?: { text(): Promise<string>; readonly contentType: string };
+  readonly metrics?: { text(): Promise<string>; readonly contentType: string } | undefined;
   /** GET /readyz: its JSON body and status (200 when ready, else 503). */
-  readonly readiness?: () => { readonly ready: boolean };
+  readonly readiness?: (() => { readonly ready: boolean }) | undefined;
   readonly security: Security;
   /** TLS certificate and key (and a client CA for mutual TLS): serve HTTPS and WSS. */
-  readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer | undefined };
+  readonly tls?: { cert: Buffer; key: Buffer; ca?: Buffer | undefined } | undefined;
   /** The gRPC service's handlers, served as JSON over HTTP at POST /audit.v1.AuditService/<Method> (connect-unary.ts). */
   readonly service?: AuditServiceServer | undefined;
 }
