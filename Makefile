@@ -6,7 +6,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build run test lint typecheck proto proto-check unit bench clean chromium promtool
+.PHONY: install build run test lint typecheck proto proto-check unit bench clean chromium promtool python-grpc
 
 install: node_modules/.installed
 
@@ -18,7 +18,7 @@ run: build
 	node dist/src/cli/main.js serve $(if $(CONFIG),--config $(CONFIG))
 
 ## Lint, type-check, proto freshness, then every test.
-test: install chromium promtool lint typecheck proto-check
+test: install chromium promtool python-grpc lint typecheck proto-check
 	npm test
 
 lint: install
@@ -32,6 +32,11 @@ chromium:
 ## promtool, for the test that runs `promtool check metrics` on /metrics (Debian's prometheus package; apt-get runs only when it is missing).
 promtool:
 	@command -v promtool >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+
+## Debian's python3-grpcio (with python3-protobuf) for /usr/bin/python3, which runs the Python subscriber
+## example in its test (apt-get runs only when it is missing).
+python-grpc:
+	@/usr/bin/python3 -c 'import grpc' 2>/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-grpcio)
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit

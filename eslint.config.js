@@ -45,6 +45,15 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI is a client of the wire contract, like the client library (which it runs on): it may
+    // import generated/, the contract's mappings, config, domain types and the store (offline verify,
+    // backup, restore), never the running service's parts.
+    files: ['src/cli/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../app.js', ...['dispatch', 'filtering', 'observability', 'policies', 'security', 'transports'].map((dir) => `../${dir}/**`)], message: 'the CLI talks to the service over its API; it does not import the service' }] }],
+    },
+  },
+  {
     // The live viewer: plain browser ES modules, no build step.
     files: ['web/**/*.js'],
     languageOptions: {

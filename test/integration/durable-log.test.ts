@@ -44,10 +44,13 @@ test('time ranges: in the past a finite stream, spanning now replay then live, i
     assert.deepEqual((await spanning.eventsUntil(2)).map((e) => e.entityId), ['old-2', 'live']);
     spanning.cancel();
 
-    const future = StreamReader.open(server.client, { filter: filterOf({ timeRange: { start: toTimestamp(new Date(Date.now() + 100)), end: toTimestamp(new Date(Date.now() + 400)) } }) });
+    // Which events fall in the window is decided by their own timestamps, not by when they are sent;
+    // the only timing left is that two publishes complete within the window's 3 seconds.
+    const start = Date.now() + 1_000;
+    const future = StreamReader.open(server.client, { filter: filterOf({ timeRange: { start: toTimestamp(new Date(start)), end: toTimestamp(new Date(start + 2_000)) } }) });
     await future.started();
-    await publish(server.client, { entityId: 'too-early', timestamp: toTimestamp(new Date()) });
-    await publish(server.client, { entityId: 'in-range', timestamp: toTimestamp(new Date(Date.now() + 200)) });
+    await publish(server.client, { entityId: 'too-early', timestamp: toTimestamp(new Date(start - 500)) });
+    await publish(server.client, { entityId: 'in-range', timestamp: toTimestamp(new Date(start + 500)) });
     assert.equal(await future.ended(), 'OK');
     assert.deepEqual(future.events.map((e) => e.entityId), ['in-range']);
   }));

@@ -66,10 +66,12 @@ test('heartbeats carry a resume cursor while no events flow', async () => {
 test('a time range ending soon completes the stream with OK when its end passes', async () => {
   const server = await startServer();
   try {
-    const end = new Date(Date.now() + 200);
+    // The event's own timestamp puts it inside the range; the stream must then end by itself once the
+    // end passes (2 s: a wide margin for the publish to complete first, not a race).
+    const end = new Date(Date.now() + 2_000);
     const reader = StreamReader.open(server.client, { filter: filterOf({ timeRange: { start: undefined, end: toTimestamp(end) } }) });
     await reader.started();
-    await publish(server.client, { timestamp: toTimestamp(new Date()) });
+    await publish(server.client, { timestamp: toTimestamp(new Date(end.getTime() - 1_500)) });
     assert.equal(await reader.ended(), 'OK');
     assert.ok(Date.now() >= end.getTime());
     assert.equal(reader.events.length, 1);

@@ -3,23 +3,13 @@ import { test } from '@jest/globals';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import { queryHistory } from '../../src/dispatch/history.js';
 import { pumpSubscription } from '../../src/dispatch/pump.js';
-import { Severity } from '../../src/domain/catalog.js';
 import { isAppError } from '../../src/domain/errors.js';
-import type { NewAuditEvent } from '../../src/domain/event.js';
 import { MATCH_ALL } from '../../src/domain/filter.js';
 import { CpuBudget } from '../../src/filtering/cpu-budget.js';
 import { MemoryEventLog } from '../../src/store/memory-event-log.js';
+import { newEvent } from '../support/events.js';
 
 const clock = { now: () => new Date() };
-let n = 0;
-function newEvent(): NewAuditEvent {
-  n++;
-  return {
-    id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, type: 'CALL_CREATED', severity: Severity.INFO,
-    timestamp: new Date(), userId: 'u', entityType: 'call', entityId: `c${n}`, action: 'create',
-    result: 'SUCCESS', metadata: { n }, correlationId: '', source: '', traceparent: '',
-  };
-}
 
 /** A budget no evaluation fits in: the first one exhausts it. */
 const NONE = { cpuMsPerSecond: 1e-9, cpuBurstMs: 0 };

@@ -20,6 +20,7 @@ import { headersFor, keyFor, type OutgoingRecord, topicFor, valueFor } from '../
 import type { RecordSender } from '../../src/transports/kafka/sender.js';
 import { parseConfig } from '../../src/config/load.js';
 import { within } from '../support/server.js';
+import { newEvent as sharedEvent } from '../support/events.js';
 
 const require = createRequire(import.meta.url);
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error };
@@ -28,14 +29,9 @@ const { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, CompressionCodec
 const clock = { now: () => new Date('2025-01-31T12:00:00Z') };
 const routing = { enableTopicRouting: true, topic: 'all', topicPrefix: 'audit', valueFormat: 'protobuf' as const };
 let made = 0;
-function newEvent(over: Partial<NewAuditEvent> = {}): NewAuditEvent {
-  made++;
-  return {
-    id: `00000000-0000-4000-8000-${String(made).padStart(12, '0')}`, type: 'CALL_CREATED', severity: 1, timestamp: clock.now(),
-    userId: 'u-1', entityType: 'call', entityId: `c-${made}`, action: 'create', result: 'SUCCESS', metadata: { n: made },
-    correlationId: '', source: 'test', traceparent: '', ...over,
-  };
-}
+/** A call event, each for an entity of its own (its Kafka key), stamped with the test clock. */
+const newEvent = (over: Partial<NewAuditEvent> = {}): NewAuditEvent =>
+  sharedEvent({ type: 'CALL_CREATED', userId: 'u-1', entityType: 'call', entityId: `c-${++made}`, timestamp: clock.now(), ...over });
 async function stored(over: Partial<NewAuditEvent> = {}): Promise<StoredAuditEvent> {
   const [r] = await new MemoryEventLog(10, clock).append([newEvent(over)]);
   return r.event;

@@ -22,7 +22,7 @@ function interleave(counts: readonly number[], picks: readonly number[]): Replic
   const out: ReplicaRecord[] = [];
   let pick = 0;
   while (out.length < counts.reduce((a, b) => a + b, 0)) {
-    const open = counts.map((c, p) => p).filter((p) => next[p] < counts[p]);
+    const open = counts.map((_count, p) => p).filter((p) => next[p] < counts[p]);
     const p = open[(picks[pick++ % Math.max(1, picks.length)] ?? 0) % open.length];
     out.push(record(p, next[p]++));
   }

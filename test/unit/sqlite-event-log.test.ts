@@ -9,9 +9,8 @@ import type { NewAuditEvent, StoredAuditEvent } from '../../src/domain/event.js'
 import type { Clock } from '../../src/domain/ports.js';
 import { computeHash } from '../../src/store/hash-chain.js';
 import { SqliteEventLog, type SqliteEventLogOptions } from '../../src/store/sqlite-event-log.js';
+import { MINUTE, newEvent, T0 } from '../support/events.js';
 
-const T0 = Date.parse('2025-01-01T00:00:00.000Z');
-const MINUTE = 60_000;
 
 class FakeClock implements Clock {
   constructor(public ms = T0) {}
@@ -20,24 +19,8 @@ class FakeClock implements Clock {
   }
 }
 
-function event(n: number, over: Partial<NewAuditEvent> = {}): NewAuditEvent {
-  return {
-    id: `evt-${n}`,
-    type: 'LOGIN_SUCCESS',
-    severity: 1,
-    timestamp: new Date(T0 + n * MINUTE),
-    userId: `user-${n % 3}`,
-    entityType: n % 2 === 0 ? 'call' : 'bid',
-    entityId: `entity-${n % 5}`,
-    action: 'login',
-    result: 'SUCCESS',
-    metadata: { n, nested: { z: 1, a: [1, 'two', null] } },
-    correlationId: `corr-${n}`,
-    source: 'test',
-    traceparent: '',
-    ...over,
-  };
-}
+/** Event n of the shared factory (its time T0 + n minutes, its user, entity and metadata vary with n). */
+const event = (n: number, over: Partial<NewAuditEvent> = {}): NewAuditEvent => newEvent(over, n);
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const sequences = (events: readonly StoredAuditEvent[]): number[] => events.map((e) => e.sequence);

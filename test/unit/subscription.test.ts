@@ -2,21 +2,15 @@ import assert from '../support/assert.js';
 import { test } from '@jest/globals';
 import { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import type { Subscription } from '../../src/dispatch/subscription.js';
-import { Severity } from '../../src/domain/catalog.js';
 import type { NewAuditEvent } from '../../src/domain/event.js';
 import { MATCH_ALL } from '../../src/domain/filter.js';
 import { MemoryEventLog } from '../../src/store/memory-event-log.js';
+import { newEvent as sharedEvent } from '../support/events.js';
 
 const clock = { now: () => new Date() };
 let n = 0;
-function newEvent(fields: Partial<NewAuditEvent> = {}): NewAuditEvent {
-  n++;
-  return {
-    id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, type: 'CALL_CREATED', severity: Severity.INFO,
-    timestamp: new Date(), userId: 'u', entityType: 'call', entityId: `c${n % 7}`, action: 'create',
-    result: 'SUCCESS', metadata: {}, correlationId: '', source: '', traceparent: '', ...fields,
-  };
-}
+/** Events spread over seven entities (c0..c6), as the index tests below expect. */
+const newEvent = (fields: Partial<NewAuditEvent> = {}): NewAuditEvent => sharedEvent({ entityId: `c${++n % 7}`, timestamp: new Date(), ...fields });
 
 function dispatcher(capacity = 100_000, queueSize = 8): Dispatcher {
   return new Dispatcher(new MemoryEventLog(capacity, clock), {

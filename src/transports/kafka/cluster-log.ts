@@ -48,7 +48,6 @@ export class ClusterLog implements EventLog {
   /** Resolves the start once this node has read up to where the topic stood then. */
   private caughtUp?: { readonly through: readonly number[]; readonly resolve: () => void } | undefined;
   private closed = false;
-  private readonly availability: DownstreamLog;
 
   private constructor(
     private readonly replica: ReplicaLog,
@@ -60,7 +59,8 @@ export class ClusterLog implements EventLog {
     private readonly high: number[],
   ) {
     // Failing, circuit open, still failing (at most every 30 s), recovered: one line each.
-    this.availability = new DownstreamLog(policy, o.logger, { downstream: 'kafka-log', label: 'Kafka (cluster log)' });
+    // Logs the circuit's changes (it listens on the policy): held by the policy, not by this object.
+    new DownstreamLog(policy, o.logger, { downstream: 'kafka-log', label: 'Kafka (cluster log)' });
   }
 
   /** Connects, loads cluster.history of the topic and resolves once this node has read up to where the topic stood. */

@@ -74,7 +74,6 @@ export class KafkaForwarder {
   private lane: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<() => void>();
   private readonly counters = { delivered: 0, deadLettered: 0, failures: 0 };
-  private readonly availability: DownstreamLog;
 
   constructor(
     private readonly deps: ForwarderDeps,
@@ -82,7 +81,8 @@ export class KafkaForwarder {
   ) {
     this.cursor = deps.cursor.get();
     // Failing, circuit open, still failing (at most every 30 s), recovered: one line each.
-    this.availability = new DownstreamLog(deps.policy, deps.logger, { downstream: 'kafka', label: 'Kafka', details: () => ({ lag: this.lag() }) });
+    // Logs the circuit's changes (it listens on the policy): held by the policy, not by this object.
+    new DownstreamLog(deps.policy, deps.logger, { downstream: 'kafka', label: 'Kafka', details: () => ({ lag: this.lag() }) });
     deps.policy.onCircuitChange(() => this.notify());
   }
 
