@@ -8,7 +8,8 @@ import { SqliteEventLog } from './store/sqlite-event-log.js';
 import { createAuditService } from './transports/grpc/audit-service.js';
 import { GrpcServer } from './transports/grpc/server.js';
 import { HttpServer } from './transports/http/server.js';
-import { ClusterLog } from './transports/kafka/cluster-log.js';
+import { ClusterLog } from './store/cluster-log.js';
+import { clusterRecordCodec, openKafkaTopic } from './transports/kafka/shared-topic.js';
 import { createKafkaSink, type KafkaSink, type KafkaStores, kafkaStoresIn, memoryKafkaStores } from './transports/kafka/index.js';
 import { HealthMonitor } from './observability/health.js';
 import { Security } from './security/security.js';
@@ -218,7 +219,11 @@ async function openStorage(config: Config, clock: Clock, logger: Logger, given?:
   if (given) return { log: given, kafkaStores: memoryKafkaStores(), webhookStore: new MemoryWebhooks() };
   if (storage.type === 'memory') return { log: new MemoryEventLog(storage.memory_capacity, clock), kafkaStores: memoryKafkaStores(), webhookStore: new MemoryWebhooks() };
   if (storage.type === 'kafka') {
-    return { log: await ClusterLog.open({ kafka: config.kafka, cluster: config.cluster, clock, logger }), kafkaStores: memoryKafkaStores(), webhookStore: undefined };
+    const topic = await openKafkaTopic(config.kafka, config.cluster, clock, logger);
+    const log = await ClusterLog.open(topic, clusterRecordCodec, {
+      maxEvents: config.cluster.max_events, publishTimeoutMs: config.cluster.publish_timeout, clock, logger: logger.child({ component: 'cluster' }),
+    });
+    return { log, kafkaStores: memoryKafkaStores(), webhookStore: undefined };
   }
   const log = new SqliteEventLog({
     path: storage.path,

@@ -1,21 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import type { KafkaMessage } from 'kafkajs';
-import { AuditEvent } from '../../../generated/audit/v1/event.js';
-import { fromRecordEvent, toProtoEvent } from '../../contract/event-mapping.js';
-import type { Config } from '../../config/schema.js';
-import type { NewAuditEvent } from '../../domain/event.js';
-import type { ChainVerification, HistoryPage, HistoryQuery } from '../../domain/history.js';
-import type { AppendResult, Clock, EventLog, ResolvedCursor } from '../../domain/ports.js';
-import type { Logger } from '../../observability/logger.js';
-import { DownstreamLog } from '../../policies/downstream-log.js';
-import type { CircuitName, KafkaPolicy } from '../../policies/kafka-policy.js';
-import { sealEvent } from '../../store/hash-chain.js';
-import { ReplicaLog } from '../../store/replica-log.js';
-import { createKafkaClient, kafkaPolicy, producerConfig, sendSettings } from './client.js';
-import { keyFor, type OutgoingRecord } from './records.js';
-import { KafkaSender } from './sender.js';
-import { prepareTopic, type TopicLayout, TopicReader } from './topic-reader.js';
+import type { NewAuditEvent } from '../domain/event.js';
+import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
+import type { AppendResult, Clock, DownstreamStatus, EventLog, ResolvedCursor } from '../domain/ports.js';
+import type { Logger } from '../observability/logger.js';
+import { sealEvent } from './hash-chain.js';
+import { ReplicaLog } from './replica-log.js';
+import type { ReadRecord, RecordCodec, SharedTopic, TopicRecord } from './shared-topic.js';
 
 /** Names the publishing node and call on each record, so the node can answer once it reads it back. */
 const ORIGIN_HEADER = 'auditstream-origin';
@@ -26,14 +16,17 @@ interface Pending {
 }
 
 export interface ClusterLogOptions {
-  readonly kafka: Config['kafka'];
-  readonly cluster: Config['cluster'];
+  /** Most events this node holds (cluster.max_events). */
+  readonly maxEvents: number;
+  /** Sent but not read back within this: the append fails UNAVAILABLE (cluster.publish_timeout). */
+  readonly publishTimeoutMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
 }
 
 /**
- * Cluster mode's event log (storage.type kafka): the shared Kafka topic is the log. An append
+ * Cluster mode's event log (storage.type kafka): the shared topic (Kafka, behind the SharedTopic
+ * port: transports/kafka/shared-topic.ts) is the log. An append
  * produces with acks all through the idempotent producer and resolves once this node has read the
  * records back, so the answer carries the event as every node stores it (and `duplicate` when
  * another node's copy of the id came first). Every node reads the whole topic into its replica
@@ -51,40 +44,21 @@ export class ClusterLog implements EventLog {
 
   private constructor(
     private readonly replica: ReplicaLog,
-    private readonly reader: TopicReader,
-    private readonly sender: KafkaSender,
-    private readonly policy: KafkaPolicy,
+    private readonly topic: SharedTopic,
+    private readonly codec: RecordCodec,
     private readonly o: ClusterLogOptions,
     /** Per partition, the newest high watermark seen: how far the topic reaches. */
     private readonly high: number[],
-  ) {
-    // Failing, circuit open, still failing (at most every 30 s), recovered: one line each.
-    // Logs the circuit's changes (it listens on the policy): held by the policy, not by this object.
-    new DownstreamLog(policy, o.logger, { downstream: 'kafka-log', label: 'Kafka (cluster log)' });
-  }
+  ) {}
 
-  /** Connects, loads cluster.history of the topic and resolves once this node has read up to where the topic stood. */
-  static async open(o: ClusterLogOptions): Promise<ClusterLog> {
-    const { cluster } = o;
-    const nodeId = cluster.node_id ?? hostname();
-    const logger = o.logger.child({ component: 'cluster', node: nodeId });
-    const kafka = createKafkaClient(o.kafka, logger, 5);
-    const admin = kafka.admin();
-    const layout: TopicLayout = await admin.connect()
-      .then(() => prepareTopic(admin, cluster.topic, cluster.partitions, o.clock.now().getTime() - cluster.history))
-      .catch((err: unknown) => {
-        throw new Error(`cluster mode: cannot open topic ${cluster.topic} on ${o.kafka.brokers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`);
-      })
-      .finally(() => admin.disconnect());
-    const policy = kafkaPolicy(o.kafka);
-    const sender = new KafkaSender(kafka, producerConfig(o.kafka), { ...sendSettings(o.kafka), acks: -1 });
-    const reader = new TopicReader(kafka, cluster.topic, `auditstream.${nodeId}.${randomUUID()}`, logger);
-    const log = new ClusterLog(new ReplicaLog(layout.start, cluster.max_events), reader, sender, policy, { ...o, logger }, layout.high);
-    const ready = new Promise<void>((resolve) => (log.caughtUp = { through: [...layout.high], resolve }));
+  /** Reads the topic's history into this node's replica; resolves once it has read up to where the topic stood. */
+  static async open(topic: SharedTopic, codec: RecordCodec, o: ClusterLogOptions): Promise<ClusterLog> {
+    const log = new ClusterLog(new ReplicaLog(topic.start, o.maxEvents), topic, codec, o, [...topic.high]);
+    const ready = new Promise<void>((resolve) => (log.caughtUp = { through: [...topic.high], resolve }));
     log.checkCaughtUp();
-    await reader.start(() => log.replica.nextOffsets(), (partition, messages, high) => log.consume(partition, messages, high));
+    await topic.read(() => log.replica.nextOffsets(), (partition, records, high) => log.consume(partition, records, high));
     await ready;
-    logger.info({ topic: cluster.topic, partitions: layout.partitions, events: log.lastSequence() }, 'cluster log loaded');
+    o.logger.info({ partitions: topic.start.length, events: log.lastSequence() }, 'cluster log loaded');
     return log;
   }
 
@@ -92,7 +66,7 @@ export class ClusterLog implements EventLog {
     const receivedAt = this.o.clock.now();
     const results: Array<Promise<AppendResult>> = [];
     const inCall = new Map<string, Promise<AppendResult>>();
-    const messages: OutgoingRecord[] = [];
+    const messages: TopicRecord[] = [];
     const tokens: string[] = [];
     for (const event of events) {
       const held = this.replica.byId(event.id);
@@ -107,16 +81,7 @@ export class ClusterLog implements EventLog {
         results.push(answer);
         // Not yet in the chain (each node seals it as it reads it), but its salts are drawn here once.
         const sealed = { ...sealEvent(event, 0, receivedAt, new Uint8Array(0)), hash: new Uint8Array(0) };
-        messages.push({
-          topic: this.o.cluster.topic,
-          sequence: 0,
-          message: {
-            key: keyFor(sealed),
-            value: Buffer.from(AuditEvent.encode({ ...toProtoEvent(sealed), sequence: 0, cursor: '' }).finish()),
-            timestamp: String(event.timestamp.getTime()),
-            headers: { [ORIGIN_HEADER]: token },
-          },
-        });
+        messages.push({ ...this.codec.encode(sealed), timestamp: event.timestamp.getTime(), headers: { [ORIGIN_HEADER]: token } });
       }
     }
     // Awaited at once, so a failure or the timeout rejects it while the send may still be running.
@@ -126,9 +91,9 @@ export class ClusterLog implements EventLog {
     const answeredOrTimedOut = new AbortController();
     const timer = setTimeout(() => {
       answeredOrTimedOut.abort();
-      this.fail(tokens, new Error(`no acknowledgement read back from Kafka within ${this.o.cluster.publish_timeout} ms`));
-    }, this.o.cluster.publish_timeout);
-    void this.policy.execute((signal) => this.sender.send(messages, signal), answeredOrTimedOut.signal)
+      this.fail(tokens, new Error(`no acknowledgement read back from Kafka within ${this.o.publishTimeoutMs} ms`));
+    }, this.o.publishTimeoutMs);
+    void this.topic.send(messages, answeredOrTimedOut.signal)
       .catch((err: unknown) => this.fail(tokens, err instanceof Error ? err : new Error(String(err))));
     try {
       return await answered;
@@ -174,34 +139,27 @@ export class ClusterLog implements EventLog {
     return this.replica.verifyChain(fromSequence, toSequence);
   }
 
-  /**
-   * Kafka is reachable (the reader is running) and the circuit lets a send through: closed, or open but
-   * due for its test send (someone has to publish for it to close again). Half-open, a test send is
-   * under way and every other send waits for it: not writable.
-   */
+  /** The topic can take a send now (see SharedTopic.writable). */
   checkWritable(): boolean {
-    if (this.closed || !this.reader.healthy) return false;
-    const circuit = this.policy.circuit;
-    return circuit === 'closed' || (circuit === 'open' && this.policy.msUntilHalfOpen() === 0);
+    return !this.closed && this.topic.writable();
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.reader.stop();
-    await this.sender.close();
+    await this.topic.close();
     this.fail([...this.pending.keys()], new Error('the cluster log is closed'));
   }
 
   /** Stores a batch read from one partition, hands it to the dispatcher, then answers our own appends. */
-  private consume(partition: number, messages: KafkaMessage[], highWatermark: number): void {
+  private consume(partition: number, messages: readonly ReadRecord[], highWatermark: number): void {
     this.high[partition] = Math.max(this.high[partition] ?? 0, highWatermark);
     const results: AppendResult[] = [];
     const answers: Array<[Pending, AppendResult]> = [];
     for (const m of messages) {
-      const offset = Number(m.offset);
+      const offset = m.offset;
       let record;
       try {
-        record = fromRecordEvent(AuditEvent.decode(m.value ?? new Uint8Array(0)));
+        record = this.codec.decode(m.value ?? new Uint8Array(0));
       } catch (err) {
         // Not written by auditstream: nothing to store, and every node skips it alike.
         this.o.logger.error({ err, partition, offset }, 'skipped a record of the cluster topic that is not an audit event');
@@ -211,7 +169,7 @@ export class ClusterLog implements EventLog {
       const result = this.replica.add({ ...record, partition, offset });
       if (!result) continue; // read again after a consumer restart
       results.push(result);
-      const origin = m.headers?.[ORIGIN_HEADER]?.toString() ?? '';
+      const origin = m.header(ORIGIN_HEADER) ?? '';
       const waiting = this.pending.get(origin);
       if (waiting) {
         this.pending.delete(origin);
@@ -224,10 +182,10 @@ export class ClusterLog implements EventLog {
   }
 
   /** For metrics and readiness, as a downstream: its circuit, and the records this node has not read yet. */
-  status(): { name: string; circuit: CircuitName; lag: number; deadLetters: number } {
+  status(): DownstreamStatus {
     const next = this.replica.nextOffsets();
     const lag = this.high.reduce((sum, high, p) => sum + Math.max(0, high - (next[p] ?? 0)), 0);
-    return { name: 'kafka-log', circuit: this.policy.circuit, lag, deadLetters: 0 };
+    return { name: 'kafka-log', circuit: this.topic.circuit, lag, deadLetters: 0 };
   }
 
   private checkCaughtUp(): void {
