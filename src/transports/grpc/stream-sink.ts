@@ -6,6 +6,7 @@ import type { StreamSink } from '../../dispatch/pump.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import { eventsFrame } from './wire.js';
 import { toTimestamp } from '../../contract/time-mapping.js';
+import { drained } from './drained.js';
 
 /** A Subscribe stream as the pump sees it: write() false means wait for 'drain'. */
 export class GrpcStreamSink implements StreamSink {
@@ -39,17 +40,8 @@ export class GrpcStreamSink implements StreamSink {
     return this.call.write(message);
   }
 
-  drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.call.off('drain', done);
-        this.call.off('cancelled', done);
-        this.call.off('close', done);
-        resolve();
-      };
-      this.call.on('drain', done);
-      this.call.on('cancelled', done);
-      this.call.on('close', done);
-    });
+  /** The one wait for 'drain' (drained.ts) that Query and Backup use too: it also ends when the caller leaves. */
+  async drained(): Promise<void> {
+    await drained(this.call);
   }
 }
