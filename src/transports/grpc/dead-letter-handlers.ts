@@ -1,29 +1,19 @@
 import {
   type KafkaStats, type ListDeadLettersRequest, type ListDeadLettersResponse, type RedriveDeadLettersRequest,
-  type RedriveDeadLettersResponse, RedriveOutcome,
+  type RedriveDeadLettersResponse,
 } from '../../../generated/audit/v1/audit_service.js';
 import { toProtoEvent } from '../../contract/event-mapping.js';
 import { AppError } from '../../domain/errors.js';
-import type { RedriveOutcome as Outcome } from '../kafka/dead-letter-ops.js';
 import type { KafkaSink } from '../kafka/index.js';
 import { type PipelineDeps, unary } from './pipeline.js';
 import { toTimestamp } from '../../contract/time-mapping.js';
+import { checkLimit, MAX_LIMIT, OUTCOMES, parsePageToken } from './dead-letter-paging.js';
 
 export interface DeadLetterDeps extends PipelineDeps {
   /** Undefined when kafka.enabled is false. */
   readonly kafka: KafkaSink | undefined;
 }
 
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1_000;
-
-const OUTCOMES: Record<Outcome, RedriveOutcome> = {
-  delivered: RedriveOutcome.REDRIVE_OUTCOME_DELIVERED,
-  failed: RedriveOutcome.REDRIVE_OUTCOME_FAILED,
-  skipped: RedriveOutcome.REDRIVE_OUTCOME_SKIPPED,
-  missing: RedriveOutcome.REDRIVE_OUTCOME_MISSING,
-  not_found: RedriveOutcome.REDRIVE_OUTCOME_NOT_FOUND,
-};
 
 /** The Kafka forwarder's part of GetStats; undefined when Kafka is off. */
 export function kafkaStats(kafka: KafkaSink | undefined): KafkaStats | undefined {
@@ -40,7 +30,7 @@ export function createDeadLetterHandlers(deps: DeadLetterDeps) {
   };
   return {
     listDeadLetters: unary<ListDeadLettersRequest, ListDeadLettersResponse>(deps, 'ListDeadLetters', 'ops', ({ limit, pageToken }) => {
-      const after = parsePageToken(pageToken);
+      const after = parsePageToken(pageToken, 'ListDeadLetters');
       const page = sink().deadLetters.list(after, checkLimit(limit));
       return {
         deadLetters: page.letters.map(({ letter, event }) => ({
@@ -72,15 +62,4 @@ export function createDeadLetterHandlers(deps: DeadLetterDeps) {
       };
     }),
   };
-}
-
-function checkLimit(limit: number): number {
-  if (limit > MAX_LIMIT) throw AppError.invalid('limit', `is ${limit}, the most is ${MAX_LIMIT}`);
-  return limit === 0 ? DEFAULT_LIMIT : limit;
-}
-
-function parsePageToken(token: string): number {
-  if (token === '') return 0;
-  if (!/^\d{1,15}$/.test(token)) throw AppError.invalid('page_token', 'is not a token from ListDeadLetters');
-  return Number(token);
 }

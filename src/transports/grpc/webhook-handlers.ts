@@ -2,17 +2,17 @@ import {
   type CreateWebhookRequest, type CreateWebhookResponse, type DeleteWebhookRequest, type DeleteWebhookResponse,
   type ListWebhookDeadLettersRequest, type ListWebhookDeadLettersResponse, type ListWebhooksRequest, type ListWebhooksResponse,
   type PauseWebhookRequest, type PauseWebhookResponse, type RedriveWebhookDeadLettersRequest, type RedriveWebhookDeadLettersResponse,
-  RedriveOutcome, type ResumeWebhookRequest, type ResumeWebhookResponse, type Webhook,
+  type ResumeWebhookRequest, type ResumeWebhookResponse, type Webhook,
 } from '../../../generated/audit/v1/audit_service.js';
 import { toProtoEvent } from '../../contract/event-mapping.js';
 import { toFilter, toProtoFilter } from '../../contract/filter-mapping.js';
 import type { InputLimits } from '../../contract/limits.js';
 import { toOptionalTimestamp, toTimestamp } from '../../contract/time-mapping.js';
 import { AppError } from '../../domain/errors.js';
-import type { RedriveOutcome as Outcome } from '../kafka/dead-letter-ops.js';
 import type { Running, Webhooks } from '../webhooks/index.js';
 import { parseFilter } from '../webhooks/runtime.js';
 import { type PipelineDeps, unary } from './pipeline.js';
+import { checkLimit, MAX_LIMIT, OUTCOMES, parsePageToken } from './dead-letter-paging.js';
 
 export interface WebhookHandlerDeps extends PipelineDeps {
   /** Undefined in cluster mode (storage.type kafka). */
@@ -20,16 +20,6 @@ export interface WebhookHandlerDeps extends PipelineDeps {
   readonly limits: InputLimits;
 }
 
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1_000;
-
-const OUTCOMES: Record<Outcome, RedriveOutcome> = {
-  delivered: RedriveOutcome.REDRIVE_OUTCOME_DELIVERED,
-  failed: RedriveOutcome.REDRIVE_OUTCOME_FAILED,
-  skipped: RedriveOutcome.REDRIVE_OUTCOME_SKIPPED,
-  missing: RedriveOutcome.REDRIVE_OUTCOME_MISSING,
-  not_found: RedriveOutcome.REDRIVE_OUTCOME_NOT_FOUND,
-};
 
 /**
  * The webhook RPCs. All need the ops permission (admin): a webhook makes the server send requests
@@ -65,7 +55,7 @@ export function createWebhookHandlers(deps: WebhookHandlerDeps) {
       ({ deadLettersRemoved: await hooks().delete(webhook) })),
 
     listWebhookDeadLetters: unary<ListWebhookDeadLettersRequest, ListWebhookDeadLettersResponse>(deps, 'ListWebhookDeadLetters', 'ops', (req) => {
-      const page = hooks().find(req.webhook).letters.list(parsePageToken(req.pageToken), checkLimit(req.limit));
+      const page = hooks().find(req.webhook).letters.list(parsePageToken(req.pageToken, 'ListWebhookDeadLetters'), checkLimit(req.limit));
       return {
         deadLetters: page.letters.map(({ letter, event }) => ({
           sequence: letter.sequence, eventId: letter.eventId, reason: letter.reason, message: letter.message, attempts: letter.attempts,
@@ -102,15 +92,4 @@ export function webhookToProto({ record, effective, worker }: Running, limits: I
       deadLettered: s.deadLettered, lastError: s.lastError, lastSuccessAt: toOptionalTimestamp(s.lastSuccessAt),
     },
   };
-}
-
-function checkLimit(limit: number): number {
-  if (limit > MAX_LIMIT) throw AppError.invalid('limit', `is ${limit}, the most is ${MAX_LIMIT}`);
-  return limit === 0 ? DEFAULT_LIMIT : limit;
-}
-
-function parsePageToken(token: string): number {
-  if (token === '') return 0;
-  if (!/^\d{1,15}$/.test(token)) throw AppError.invalid('page_token', 'is not a token from ListWebhookDeadLetters');
-  return Number(token);
 }
