@@ -1,6 +1,7 @@
 import {
   DeadLetter, type ListDeadLettersResponse, RedriveOutcome, redriveOutcomeToJSON, type RedriveDeadLettersResponse,
 } from '../../generated/audit/v1/audit_service.js';
+import type { Timestamp } from '../../generated/google/protobuf/timestamp.js';
 import { timestampText } from '../contract/time-mapping.js';
 import { call, connect, EXIT, UsageError } from './client.js';
 import type { ConnectionFlags } from './options.js';
@@ -15,25 +16,53 @@ export interface ListFlags extends ConnectionFlags {
 /** `auditstream dead-letters [list]`: the events Kafka refused for good, oldest first (--json: one line each). */
 export async function listDeadLetters(flags: ListFlags): Promise<number> {
   const client = connect(flags);
-  let pageToken = flags.pageToken ?? '';
-  let shown = 0;
   try {
-    for (;;) {
-      const page = await call<ListDeadLettersResponse>((cb) => client.listDeadLetters({ limit: flags.limit ?? 0, pageToken }, cb));
-      for (const l of page.deadLetters) {
-        if (flags.json) outJson(DeadLetter.toJSON(l));
-        else out([l.sequence, l.eventId, l.topic, l.reason, `attempts=${l.attempts}`, timestampText(l.lastFailedAt) ?? '-', l.event ? '' : '(event no longer stored)'].join('  ').trimEnd());
-      }
-      shown += page.deadLetters.length;
-      if (page.nextPageToken === '' || !flags.all) {
-        if (!flags.json) note(`${shown} shown, ${page.total} dead letters in all`);
-        if (page.nextPageToken !== '') note(`more: continue with --page-token ${page.nextPageToken}`);
-        return EXIT.OK;
-      }
-      pageToken = page.nextPageToken;
-    }
+    return await printLetterPages(
+      flags,
+      (pageToken) => call<ListDeadLettersResponse>((cb) => client.listDeadLetters({ limit: flags.limit ?? 0, pageToken }, cb)),
+      (l) => (flags.json ? outJson(DeadLetter.toJSON(l)) : out(letterLine(l, l.topic))),
+    );
   } finally {
     client.close();
+  }
+}
+
+/** The fields of a dead letter a line shows (Kafka's and a webhook's alike). */
+interface LetterFields {
+  readonly sequence: number;
+  readonly eventId: string;
+  readonly reason: string;
+  readonly attempts: number;
+  readonly lastFailedAt?: Timestamp | undefined;
+  readonly event?: unknown;
+}
+
+/** One letter as a line for people; `where` (Kafka's topic) when there is one. */
+export function letterLine(l: LetterFields, where?: string): string {
+  return [l.sequence, l.eventId, ...(where === undefined ? [] : [where]), l.reason, `attempts=${l.attempts}`, timestampText(l.lastFailedAt) ?? '-', l.event ? '' : '(event no longer stored)'].join('  ').trimEnd();
+}
+
+/**
+ * Prints pages of dead letters from --page-token on: one page, or every page with --all; a count and
+ * the next page's token on stderr.
+ */
+export async function printLetterPages<L>(
+  flags: ListFlags,
+  fetchPage: (pageToken: string) => Promise<{ readonly deadLetters: readonly L[]; readonly nextPageToken: string; readonly total: number }>,
+  print: (letter: L) => void,
+): Promise<number> {
+  let pageToken = flags.pageToken ?? '';
+  let shown = 0;
+  for (;;) {
+    const page = await fetchPage(pageToken);
+    page.deadLetters.forEach(print);
+    shown += page.deadLetters.length;
+    if (page.nextPageToken === '' || !flags.all) {
+      if (!flags.json) note(`${shown} shown, ${page.total} dead letters in all`);
+      if (page.nextPageToken !== '') note(`more: continue with --page-token ${page.nextPageToken}`);
+      return EXIT.OK;
+    }
+    pageToken = page.nextPageToken;
   }
 }
 

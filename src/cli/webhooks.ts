@@ -4,9 +4,8 @@ import {
   type PauseWebhookResponse, RedriveOutcome, redriveOutcomeToJSON, type RedriveWebhookDeadLettersResponse, type ResumeWebhookResponse,
   Webhook, WebhookDeadLetter,
 } from '../../generated/audit/v1/audit_service.js';
-import { timestampText } from '../contract/time-mapping.js';
 import { call, connect, EXIT, UsageError } from './client.js';
-import type { ListFlags, RedriveFlags } from './dead-letters.js';
+import { letterLine, type ListFlags, printLetterPages, type RedriveFlags } from './dead-letters.js';
 import { filterFromFlags } from './events.js';
 import type { ConnectionFlags, FilterFlags } from './options.js';
 import { note, out, outJson } from './output.js';
@@ -92,24 +91,11 @@ export async function changeWebhook(action: 'pause' | 'resume' | 'delete', ref: 
 
 /** `auditstream webhooks dead-letters NAME`: what its endpoint refused until the retries ran out. */
 export async function listWebhookDeadLetters(ref: string, flags: ListFlags): Promise<number> {
-  return withClient(flags, async (client) => {
-    let pageToken = flags.pageToken ?? '';
-    let shown = 0;
-    for (;;) {
-      const page = await call<ListWebhookDeadLettersResponse>((cb) => client.listWebhookDeadLetters({ webhook: ref, limit: flags.limit ?? 0, pageToken }, cb));
-      for (const l of page.deadLetters) {
-        if (flags.json) outJson(WebhookDeadLetter.toJSON(l));
-        else out([l.sequence, l.eventId, l.reason, `attempts=${l.attempts}`, timestampText(l.lastFailedAt) ?? '-', l.event ? '' : '(event no longer stored)'].join('  ').trimEnd());
-      }
-      shown += page.deadLetters.length;
-      if (page.nextPageToken === '' || !flags.all) {
-        if (!flags.json) note(`${shown} shown, ${page.total} dead letters in all`);
-        if (page.nextPageToken !== '') note(`more: continue with --page-token ${page.nextPageToken}`);
-        return EXIT.OK;
-      }
-      pageToken = page.nextPageToken;
-    }
-  });
+  return withClient(flags, (client) => printLetterPages(
+    flags,
+    (pageToken) => call<ListWebhookDeadLettersResponse>((cb) => client.listWebhookDeadLetters({ webhook: ref, limit: flags.limit ?? 0, pageToken }, cb)),
+    (l) => (flags.json ? outJson(WebhookDeadLetter.toJSON(l)) : out(letterLine(l))),
+  ));
 }
 
 /** `auditstream webhooks redrive NAME SEQ... | --all`: exit 1 when any letter was not delivered. */

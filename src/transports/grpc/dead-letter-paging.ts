@@ -1,6 +1,6 @@
 import { RedriveOutcome } from '../../../generated/audit/v1/audit_service.js';
 import { AppError } from '../../domain/errors.js';
-import type { RedriveOutcome as Outcome } from '../kafka/dead-letter-ops.js';
+import type { RedriveOutcome as Outcome } from '../../domain/dead-letters.js';
 
 /** What the dead-letter RPCs of Kafka and of webhooks share: page sizes, page tokens and redrive outcomes. */
 

@@ -1,23 +1,8 @@
-import type { DeadLetter, DeadLetterStore } from '../../domain/dead-letters.js';
+import { type DeadLetter, type DeadLetterStore, type DeadLetterView, lettersToRedrive, pageOfLetters, type RedriveResult } from '../../domain/dead-letters.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { EventLog } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import type { KafkaForwarder } from './forwarder.js';
-
-export interface DeadLetterView {
-  readonly letter: DeadLetter;
-  /** Undefined when retention removed the event from the log. */
-  readonly event: StoredAuditEvent | undefined;
-}
-
-export type RedriveOutcome = 'delivered' | 'failed' | 'skipped' | 'missing' | 'not_found';
-
-export interface RedriveResult {
-  readonly sequence: number;
-  readonly eventId: string;
-  readonly outcome: RedriveOutcome;
-  readonly reason: string;
-}
 
 /** The operator's side of the dead letters: list them, send them again. */
 export class DeadLetterOps {
@@ -29,11 +14,7 @@ export class DeadLetterOps {
   ) {}
 
   list(afterSequence: number, limit: number): { letters: DeadLetterView[]; nextAfter: number | undefined; total: number } {
-    // One more than asked tells whether another page exists.
-    const page = this.store.list(afterSequence, limit + 1);
-    const letters = page.slice(0, limit).map((letter) => ({ letter, event: this.eventAt(letter.sequence) }));
-    const nextAfter = page.length > limit ? letters.at(-1)?.letter.sequence : undefined;
-    return { letters, nextAfter, total: this.store.count() };
+    return pageOfLetters(this.store, afterSequence, limit, (sequence) => this.eventAt(sequence));
   }
 
   /**
@@ -41,11 +22,8 @@ export class DeadLetterOps {
    * forwarder's policy. Once the circuit is open the rest are skipped: nothing would reach Kafka.
    */
   async redrive(sequences: readonly number[], limit: number): Promise<RedriveResult[]> {
-    const letters = sequences.length > 0 ? this.store.get(sequences) : this.store.list(0, limit);
-    const found = new Set(letters.map((l) => l.sequence));
-    const results: RedriveResult[] = [...new Set(sequences)]
-      .filter((s) => !found.has(s))
-      .map((sequence) => ({ sequence, eventId: '', outcome: 'not_found', reason: '' }));
+    const { letters, notFound } = lettersToRedrive(this.store, sequences, limit);
+    const results: RedriveResult[] = notFound;
     let circuitOpen = false;
     for (const letter of letters) {
       const result = await this.redriveOne(letter, circuitOpen);

@@ -1,16 +1,9 @@
-import type { DeadLetter, DeadLetterStore } from '../../domain/dead-letters.js';
+import { type DeadLetter, type DeadLetterStore, type DeadLetterView, lettersToRedrive, pageOfLetters, type RedriveResult } from '../../domain/dead-letters.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { EventLog } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
-import type { RedriveResult } from '../kafka/dead-letter-ops.js';
 import type { Selector } from './selector.js';
 import type { SendOutcome, WebhookWorker } from './worker.js';
-
-export interface WebhookLetterView {
-  readonly letter: DeadLetter;
-  /** The event as the webhook delivers it; undefined when retention removed it (or its roles no longer see it). */
-  readonly event: StoredAuditEvent | undefined;
-}
 
 /** The operator's side of one webhook's dead letters: list them, send them again. */
 export class WebhookDeadLetters {
@@ -27,12 +20,8 @@ export class WebhookDeadLetters {
     return this.store.count();
   }
 
-  list(afterSequence: number, limit: number): { letters: WebhookLetterView[]; nextAfter: number | undefined; total: number } {
-    // One more than asked tells whether another page exists.
-    const page = this.store.list(afterSequence, limit + 1);
-    const letters = page.slice(0, limit).map((letter) => ({ letter, event: this.view(letter.sequence) }));
-    const nextAfter = page.length > limit ? letters.at(-1)?.letter.sequence : undefined;
-    return { letters, nextAfter, total: this.store.count() };
+  list(afterSequence: number, limit: number): { letters: DeadLetterView[]; nextAfter: number | undefined; total: number } {
+    return pageOfLetters(this.store, afterSequence, limit, (sequence) => this.view(sequence));
   }
 
   /**
@@ -43,11 +32,8 @@ export class WebhookDeadLetters {
    * order, which the receiver can tell by `sequence`.
    */
   async redrive(sequences: readonly number[], limit: number): Promise<RedriveResult[]> {
-    const letters = sequences.length > 0 ? this.store.get(sequences) : this.store.list(0, limit);
-    const found = new Set(letters.map((l) => l.sequence));
-    const results: RedriveResult[] = [...new Set(sequences)]
-      .filter((s) => !found.has(s))
-      .map((sequence) => ({ sequence, eventId: '', outcome: 'not_found', reason: '' }));
+    const { letters, notFound } = lettersToRedrive(this.store, sequences, limit);
+    const results: RedriveResult[] = notFound;
     const ready: Array<{ letter: DeadLetter; event: StoredAuditEvent }> = [];
     for (const letter of letters) {
       const event = this.view(letter.sequence);
