@@ -69,12 +69,12 @@ async function startAuditstream(options: TargetOptions): Promise<Target> {
   const dir = mkdtempSync(path.join(tmpdir(), 'auditstream-bench-'));
   const probeFile = path.join(dir, 'probe.json');
   const saved = { NODE_OPTIONS: process.env.NODE_OPTIONS, BENCH_PROBE_FILE: process.env.BENCH_PROBE_FILE };
-  process.env.NODE_OPTIONS = [saved.NODE_OPTIONS, `--import ${pathToFileURL(PROBE).href}`, ...profileFlags()].filter(Boolean).join(' ');
+  process.env.NODE_OPTIONS = [saved.NODE_OPTIONS, `--import ${pathToFileURL(PROBE).href}`].filter(Boolean).join(' ');
   process.env.BENCH_PROBE_FILE = probeFile;
   let pending: ReturnType<typeof startServerProcess>;
   try {
     // spawn() happens synchronously inside, so the environment is restored before anything else starts.
-    pending = startServerProcess(`logging:\n  level: info\n${options.yaml ?? ''}`, path.join(dir, 'audit.db'));
+    pending = startServerProcess(`logging:\n  level: info\n${options.yaml ?? ''}`, path.join(dir, 'audit.db'), '', profileFlags());
   } finally {
     for (const [key, value] of Object.entries(saved)) {
       if (value === undefined) delete process.env[key];

@@ -160,16 +160,21 @@ export function toProtoEvent(e: StoredAuditEvent): ProtoEvent {
     traceparent: e.traceparent,
     sequence: e.sequence,
     receivedAt: toTimestamp(e.receivedAt),
-    previousHash: Buffer.from(e.previousHash),
-    hash: Buffer.from(e.hash),
+    previousHash: view(e.previousHash),
+    hash: view(e.hash),
     cursor: e.cursor ?? String(e.sequence),
     metadataCommitments: buffers(e.metadataCommitments),
     metadataSalts: buffers(e.metadataSalts),
   };
 }
 
+/** The same bytes as a Buffer, without a copy (stored events are immutable). */
+function view(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
 function buffers(bytes: KeyedBytes): Record<string, Buffer> {
-  return Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, Buffer.from(v.buffer, v.byteOffset, v.byteLength)]));
+  return Object.fromEntries(Object.keys(bytes).map((key) => [key, view(bytes[key]!)]));
 }
 
 /**

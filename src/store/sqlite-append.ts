@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
+import stringify from 'safe-stable-stringify';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult } from '../domain/ports.js';
 import { sealEvent } from './hash-chain.js';
-import { eventToRow, normalizeEvent, rowToEvent } from './sqlite-schema.js';
+import { eventToRow, normalizeEvent, rowToEvent, toBuffer } from './sqlite-schema.js';
 import type { ChainPoint, Statements } from './sqlite-statements.js';
 
 export interface Committed {
@@ -33,9 +34,10 @@ export function appendTransaction(db: Database.Database, s: Statements) {
         continue;
       }
       sequence += 1;
-      const stored = sealEvent(normalizeEvent(event), sequence, receivedAt, hash);
-      s.insert.run(...eventToRow(stored));
-      hash = Buffer.from(stored.hash);
+      const metadataJson = stringify(event.metadata) ?? '{}';
+      const stored = sealEvent(normalizeEvent(event, metadataJson), sequence, receivedAt, hash);
+      s.insert.run(...eventToRow(stored, metadataJson));
+      hash = toBuffer(stored.hash);
       inBatch.set(stored.id, stored);
       results.push({ event: stored, duplicate: false });
     }

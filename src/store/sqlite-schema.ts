@@ -134,8 +134,11 @@ export function rowToEvent(row: EventRow): StoredAuditEvent {
   };
 }
 
-/** The one place a domain event becomes a row (the INSERT's parameters, in column order). */
-export function eventToRow(e: StoredAuditEvent): EventRow {
+/**
+ * The one place a domain event becomes a row (the INSERT's parameters, in column order).
+ * `metadataJson`: the metadata as stored, when the caller already wrote it (normalizeEvent did).
+ */
+export function eventToRow(e: StoredAuditEvent, metadataJson = stringify(e.metadata) ?? '{}'): EventRow {
   return [
     e.sequence,
     e.id,
@@ -148,7 +151,7 @@ export function eventToRow(e: StoredAuditEvent): EventRow {
     e.action,
     e.result,
     // The same serializer the hash uses, so parsing it back re-encodes to the hashed bytes.
-    stringify(e.metadata) ?? '{}',
+    metadataJson,
     e.correlationId,
     e.source,
     e.traceparent,
@@ -163,18 +166,25 @@ export function eventToRow(e: StoredAuditEvent): EventRow {
 
 /** Salts or commitments as stored: a JSON object of base64 strings. */
 export function keyedBytesJson(bytes: KeyedBytes): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, toBuffer(v).toString('base64')])));
+  let out = '{';
+  for (const key in bytes) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:"${toBuffer(bytes[key]!).toString('base64')}"`;
+  return `${out}}`;
 }
 
 function parseKeyedBytes(json: string): KeyedBytes {
-  return keyed(Object.entries(JSON.parse(json) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64')] as const));
+  if (json === '{}') return keyed([]);
+  const parsed = JSON.parse(json) as Record<string, string>;
+  const out = keyed<Uint8Array>([]);
+  for (const key of Object.keys(parsed)) out[key] = Buffer.from(parsed[key]!, 'base64');
+  return out;
 }
 
 /**
- * Exactly the stored fields, with metadata as it will read back (through the JSON it is stored as),
- * so the hash sealed now is the hash recomputed later, and append returns what reads return.
+ * Exactly the stored fields, with metadata as it will read back (through the JSON it is stored as,
+ * `metadataJson`, which the caller passes on to eventToRow), so the hash sealed now is the hash
+ * recomputed later, and append returns what reads return.
  */
-export function normalizeEvent(e: NewAuditEvent): NewAuditEvent {
+export function normalizeEvent(e: NewAuditEvent, metadataJson = stringify(e.metadata) ?? '{}'): NewAuditEvent {
   return {
     id: e.id,
     type: e.type,
@@ -186,7 +196,7 @@ export function normalizeEvent(e: NewAuditEvent): NewAuditEvent {
     entityId: e.entityId,
     action: e.action,
     result: e.result,
-    metadata: JSON.parse(stringify(e.metadata) ?? '{}') as Metadata,
+    metadata: JSON.parse(metadataJson) as Metadata,
     correlationId: e.correlationId,
     source: e.source,
     traceparent: e.traceparent,

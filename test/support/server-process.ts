@@ -18,15 +18,16 @@ export interface ServerProcess {
  * Runs `auditstream serve` as its own process (as in production) with a config in YAML text; the
  * config must log at info or lower, since the port is read from the "serving" log line. The SQLite
  * log lives in `databaseFile`, or in a fresh folder, unless the config has a storage section.
- * `serverYaml`: more `server:` keys, indented.
+ * `serverYaml`: more `server:` keys, indented. `nodeFlags`: for node itself (the bench's --cpu-prof,
+ * which NODE_OPTIONS does not take).
  */
-export async function startServerProcess(configYaml: string, databaseFile?: string, serverYaml = ''): Promise<ServerProcess> {
+export async function startServerProcess(configYaml: string, databaseFile?: string, serverYaml = '', nodeFlags: readonly string[] = []): Promise<ServerProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'auditstream-process-'));
   const configFile = path.join(dir, 'config.yaml');
   // A config with its own storage section (cluster nodes) keeps it; else the SQLite log goes to the folder.
   const storage = /^storage:/m.test(configYaml) ? '' : `storage:\n  path: ${databaseFile ?? path.join(dir, 'audit.db')}\n`;
   writeFileSync(configFile, `server:\n  host: 127.0.0.1\n  grpc_port: 0\n  http_port: 0\n${serverYaml}${storage}${configYaml}`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', configFile], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -1,11 +1,11 @@
 import assert from '../support/assert.js';
 import { test } from '@jest/globals';
-import { SubscribeResponse } from '../../generated/audit/v1/audit_service.js';
+import { QueryResponse, SubscribeResponse } from '../../generated/audit/v1/audit_service.js';
 import { toProtoEvent } from '../../src/contract/event-mapping.js';
 import { Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
 import { sealEvent } from '../../src/store/hash-chain.js';
-import { eventsFrame } from '../../src/transports/grpc/wire.js';
+import { eventsFrame, QUERY_BATCH_TAG } from '../../src/transports/grpc/wire.js';
 
 function stored(sequence: number, metadata: Record<string, unknown>): StoredAuditEvent {
   return sealEvent({
@@ -21,6 +21,8 @@ test('a concatenated batch frame is byte for byte what ts-proto encodes', () => 
     const events = sizes.map((n, i) => stored(i + 1, n ? { blob: 'x'.repeat(n) } : {}));
     const expected = Buffer.from(SubscribeResponse.encode({ kind: { $case: 'events', events: { events: events.map(toProtoEvent) } } }).finish());
     assert.ok(eventsFrame(events).equals(expected), `sizes ${sizes}`);
+    const query = Buffer.from(QueryResponse.encode({ kind: { $case: 'events', events: { events: events.map(toProtoEvent) } } }).finish());
+    assert.ok(eventsFrame(events, QUERY_BATCH_TAG).equals(query), `Query, sizes ${sizes}`);
   }
   assert.ok(eventsFrame([]).equals(Buffer.from(SubscribeResponse.encode({ kind: { $case: 'events', events: { events: [] } } }).finish())));
 });

@@ -3,7 +3,6 @@ import {
   type GetCheckpointRequest, type GetCheckpointResponse, QueryOrder, type QueryRequest, type QueryResponse, type VerifyChainRequest, type VerifyChainResponse,
 } from '../../../generated/audit/v1/audit_service.js';
 import { toProtoCheckpoint } from '../../contract/checkpoint-mapping.js';
-import { toProtoEvent } from '../../contract/event-mapping.js';
 import { toFilter } from '../../contract/filter-mapping.js';
 import type { InputLimits } from '../../contract/limits.js';
 import { queryHistory } from '../../dispatch/history.js';
@@ -13,6 +12,7 @@ import type { FilterBudget } from '../../filtering/cpu-budget.js';
 import type { Permissions } from '../../security/roles.js';
 import { type Checkpointer, disagreement } from '../../store/checkpointer.js';
 import { drained } from './drained.js';
+import { eventsFrame, QUERY_BATCH_TAG } from './wire.js';
 import { type PipelineDeps, serverStream, unary } from './pipeline.js';
 
 export interface HistoryDeps extends PipelineDeps {
@@ -38,8 +38,9 @@ export function createHistoryHandlers(deps: HistoryDeps) {
       filterBudget: deps.filterBudget,
     });
     for (let i = 0; i < page.events.length && !call.cancelled; i += deps.batchSize) {
-      const events = page.events.slice(i, i + deps.batchSize).map(toProtoEvent);
-      if (!call.write({ kind: { $case: 'events', events: { events } } })) {
+      // A pre-encoded frame: the service definition's serializer passes Buffers through (wire.ts).
+      const frame = eventsFrame(page.events.slice(i, i + deps.batchSize), QUERY_BATCH_TAG);
+      if (!call.write(frame as unknown as QueryResponse)) {
         if (!(await drained(call))) return;
       }
     }

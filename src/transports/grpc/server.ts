@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { AuditServiceService, type AuditServiceServer } from '../../../generated/audit/v1/audit_service.js';
 import { addReflection } from './reflection.js';
 import { withCheckedRequests } from './request-decoding.js';
-import { serializeSubscribeResponse } from './wire.js';
+import { serializeQueryResponse, serializeSubscribeResponse } from './wire.js';
 
 export const AUDIT_SERVICE_NAME = 'audit.v1.AuditService';
 
@@ -28,6 +28,7 @@ export class GrpcServer {
     const checked = withCheckedRequests({
       ...AuditServiceService,
       subscribe: { ...AuditServiceService.subscribe, responseSerialize: serializeSubscribeResponse },
+      query: { ...AuditServiceService.query, responseSerialize: serializeQueryResponse },
     }, service, { root: resolveProtoRoot(), files: ['audit/v1/audit_service.proto'], service: AUDIT_SERVICE_NAME });
     this.server.addService(checked.definition, checked.implementation);
     this.health.addToServer(this.server);

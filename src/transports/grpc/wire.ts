@@ -1,6 +1,5 @@
-import { SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
-import { AuditEvent } from '../../../generated/audit/v1/event.js';
-import { toProtoEvent } from '../../contract/event-mapping.js';
+import { QueryResponse, SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
+import { encodeStoredEvent } from '../../contract/event-encoding.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 
 /**
@@ -14,7 +13,7 @@ const encoded = new WeakMap<StoredAuditEvent, Uint8Array>();
 function encodeEvent(event: StoredAuditEvent): Uint8Array {
   let bytes = encoded.get(event);
   if (!bytes) {
-    bytes = AuditEvent.encode(toProtoEvent(event)).finish();
+    bytes = encodeStoredEvent(event);
     encoded.set(event, bytes);
   }
   return bytes;
@@ -38,16 +37,18 @@ function writeVarint(buf: Buffer, offset: number, n: number): number {
   return offset;
 }
 
-const BATCH_TAG = (2 << 3) | 2; // SubscribeResponse.events, length-delimited
+/** The EventBatch field of each response, length-delimited: SubscribeResponse.events = 2, QueryResponse.events = 1. */
+const SUBSCRIBE_BATCH_TAG = (2 << 3) | 2;
+export const QUERY_BATCH_TAG = (1 << 3) | 2;
 const EVENT_TAG = (1 << 3) | 2; // EventBatch.events, length-delimited
 
-/** The encoded SubscribeResponse carrying these events, identical to ts-proto's own encoding. */
-export function eventsFrame(events: readonly StoredAuditEvent[]): Buffer {
+/** The encoded SubscribeResponse (or, with QUERY_BATCH_TAG, QueryResponse) carrying these events, identical to ts-proto's own encoding. */
+export function eventsFrame(events: readonly StoredAuditEvent[], batchTag = SUBSCRIBE_BATCH_TAG): Buffer {
   const parts = events.map(encodeEvent);
   const batchLength = parts.reduce((sum, p) => sum + 1 + varintSize(p.length) + p.length, 0);
   const frame = Buffer.allocUnsafe(1 + varintSize(batchLength) + batchLength);
   let offset = 0;
-  frame[offset++] = BATCH_TAG;
+  frame[offset++] = batchTag;
   offset = writeVarint(frame, offset, batchLength);
   for (const p of parts) {
     frame[offset++] = EVENT_TAG;
@@ -61,4 +62,9 @@ export function eventsFrame(events: readonly StoredAuditEvent[]): Buffer {
 /** Subscribe's response serializer: pre-built frames pass through, messages are encoded as usual. */
 export function serializeSubscribeResponse(value: SubscribeResponse | Buffer): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(SubscribeResponse.encode(value).finish());
+}
+
+/** Query's response serializer, the same way. */
+export function serializeQueryResponse(value: QueryResponse | Buffer): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(QueryResponse.encode(value).finish());
 }

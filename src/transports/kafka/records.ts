@@ -1,6 +1,5 @@
 import type { Message } from 'kafkajs';
-import { AuditEvent } from '../../../generated/audit/v1/event.js';
-import { toProtoEvent } from '../../contract/event-mapping.js';
+import { encodeStoredEvent } from '../../contract/event-encoding.js';
 import { eventJson } from '../../contract/json-encoding.js';
 import { severityName, Severity, typeInfo } from '../../domain/catalog.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
@@ -55,8 +54,7 @@ export function headersFor(e: StoredAuditEvent): Record<string, string> {
 /** The protobuf binary AuditEvent, or its proto JSON mapping (the same JSON the HTTP bridges send). */
 export function valueFor(e: StoredAuditEvent, format: RoutingOptions['valueFormat']): Buffer {
   if (format === 'json') return Buffer.from(eventJson(e));
-  const bytes = AuditEvent.encode(toProtoEvent(e)).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return encodeStoredEvent(e);
 }
 
 export function toRecord(e: StoredAuditEvent, o: RoutingOptions): OutgoingRecord {

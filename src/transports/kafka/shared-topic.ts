@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AuditEvent } from '../../../generated/audit/v1/event.js';
 import type { Config } from '../../config/schema.js';
-import { fromRecordEvent, toProtoEvent } from '../../contract/event-mapping.js';
+import { encodeStoredEvent } from '../../contract/event-encoding.js';
+import { fromRecordEvent } from '../../contract/event-mapping.js';
 import type { Clock } from '../../domain/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import { DownstreamLog } from '../../policies/downstream-log.js';
@@ -14,7 +15,7 @@ import { prepareTopic, TopicReader } from './topic-reader.js';
 
 /** Records of the cluster topic: the event's protobuf encoding (as toProtoEvent writes it), keyed by entity. */
 export const clusterRecordCodec: RecordCodec = {
-  encode: (event) => ({ key: keyFor(event), value: AuditEvent.encode({ ...toProtoEvent(event), sequence: 0, cursor: '' }).finish() }),
+  encode: (event) => ({ key: keyFor(event), value: encodeStoredEvent({ ...event, sequence: 0, cursor: '' }) }),
   decode: (value) => fromRecordEvent(AuditEvent.decode(value)),
 };
 
