@@ -37,6 +37,8 @@ export interface EventLog {
   query(q: HistoryQuery): HistoryPage;
   /** Recomputes the hash chain over [from, to] (clamped to what is stored); stops at the first break. */
   verifyChain(fromSequence?: number, toSequence?: number): ChainVerification;
+  /** The same off the event loop, where the log can (the SQLite log: reader threads); VerifyChain uses it. */
+  verifyChainOffThread?(fromSequence?: number, toSequence?: number): Promise<ChainVerification>;
   /**
    * Erases the personal values of the selected events in place (see domain/erasure.ts); the chain is
    * unchanged. Absent where the log cannot change what it holds (cluster mode: the Kafka topic).

@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
+import { availableParallelism } from 'node:os';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
-import { verifiesItself } from './hash-chain.js';
 import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/erasure.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
 import { appendTransaction } from './sqlite-append.js';
@@ -12,17 +12,13 @@ import { retentionTransaction, type RetentionOptions, validateRetention } from '
 import { SqliteWriter } from './sqlite-writer.js';
 import { eraseRows } from './sqlite-erasure.js';
 import { runHistoryQuery, type SqlParam, TimeRanges } from './sqlite-query.js';
-import {
-  type EventRow,
-  ROW_HASH,
-  ROW_PREVIOUS_HASH,
-  ROW_SEQUENCE,
-  rowToEvent,
-  SCHEMA_VERSION,
-} from './sqlite-schema.js';
+import { type EventRow, rowToEvent, SCHEMA_VERSION } from './sqlite-schema.js';
 import { migrate } from './sqlite-migration.js';
 import { describeFailure, openDatabase } from './sqlite-open.js';
 import { type ChainPoint, headOf, prepareStatements, type Statements } from './sqlite-statements.js';
+import type { VerifyJob, VerifyReply } from './sqlite-verify-thread.js';
+import { splitRange, walkChain } from './sqlite-verify.js';
+import { startThread } from './thread.js';
 
 
 
@@ -45,6 +41,8 @@ export interface SqliteEventLogOptions {
   readonly readOnly?: boolean | undefined;
   /** Commit appends on a thread of their own (default for a file; ':memory:' always commits in place). */
   readonly writerThread?: boolean | undefined;
+  /** Tuning: VerifyChain gives each reader thread at least this many events (default 50,000). */
+  readonly verifyEventsPerThread?: number | undefined;
 }
 
 /**
@@ -65,6 +63,9 @@ const TUNING = [
 const PROBE_BYTES = 4096;
 const MAX_PROBE_BYTES = 16 * 1024 * 1024;
 
+/** Chain verification runs on up to this many reader threads. */
+const VERIFY_THREADS = Math.min(4, availableParallelism());
+
 /** At most this many distinct history-query shapes keep a prepared statement. */
 const QUERY_CACHE_SIZE = 128;
 
@@ -81,6 +82,7 @@ export class SqliteEventLog implements EventLog {
   private readonly clock: Clock;
   private readonly retention: RetentionOptions;
   private readonly indexedWindowRows: number;
+  private readonly verifyEventsPerThread: number;
   private readonly time: TimeRanges;
   /** Prepared history-query statements by SQL text (the text depends only on the query's shape). */
   private readonly queryCache = new LRUCache<string, Database.Statement<SqlParam[], EventRow>>({ max: QUERY_CACHE_SIZE });
@@ -101,6 +103,7 @@ export class SqliteEventLog implements EventLog {
     this.clock = options.clock;
     this.retention = validateRetention(options.retention ?? {});
     this.indexedWindowRows = options.indexedWindowRows ?? 20_000;
+    this.verifyEventsPerThread = options.verifyEventsPerThread ?? 50_000;
     const synchronous = options.synchronous ?? 'full';
     if (synchronous !== 'full' && synchronous !== 'normal') {
       throw new Error(`synchronous must be 'full' or 'normal', got ${String(synchronous)}`);
@@ -183,44 +186,44 @@ export class SqliteEventLog implements EventLog {
    */
   verifyChain(fromSequence?: number, toSequence?: number): ChainVerification {
     try {
-      return this.walkChain(fromSequence, toSequence);
+      return walkChain(this.s, this.last.sequence, fromSequence, toSequence);
     } catch (err) {
-      // Pages SQLite cannot read: say what and where, not INTERNAL.
-      const { code, message } = describeFailure(err);
-      if (!code.startsWith('SQLITE_CORRUPT') && !code.startsWith('SQLITE_IOERR') && code !== 'SQLITE_NOTADB') throw err;
-      throw new AppError('DATA_LOSS', `the log's database is damaged (${code}: ${message}); restore a backup`);
+      throw damaged(err);
     }
   }
 
-  private walkChain(fromSequence?: number, toSequence?: number): ChainVerification {
-    const anchor = this.s.getMeta.get('anchor')!;
-    const first = Math.max(fromSequence ?? anchor.sequence + 1, anchor.sequence + 1);
-    const last = Math.min(toSequence ?? this.last.sequence, this.last.sequence);
-    let checked = 0;
-    const result = (firstBreak?: ChainVerification['firstBreak']): ChainVerification =>
-      firstBreak
-        ? { ok: false, checked, firstSequence: first, lastSequence: last, firstBreak }
-        : { ok: true, checked, firstSequence: first, lastSequence: last };
-    if (first > last) return result();
-
-    // The link into the range; unknown (so unchecked) only when the row before a sub-range is missing.
-    let expectedPrevious: Buffer | undefined =
-      first === anchor.sequence + 1 ? anchor.hash : this.s.hashAt.get(first - 1)?.hash;
-    let expectedSequence = first;
-    for (const row of this.s.range.iterate(first, last)) {
-      const sequence = row[ROW_SEQUENCE];
-      if (sequence !== expectedSequence) return result({ sequence: expectedSequence, kind: 'missing_sequence' });
-      if (!hashMatches(row)) return result({ sequence, kind: 'hash_mismatch' });
-      const previous = row[ROW_PREVIOUS_HASH];
-      if (expectedPrevious !== undefined && !(Buffer.isBuffer(previous) && expectedPrevious.equals(previous))) {
-        return result({ sequence, kind: 'previous_hash_mismatch' });
-      }
-      expectedPrevious = row[ROW_HASH];
-      expectedSequence += 1;
-      checked += 1;
+  /**
+   * verifyChain off the event loop (VerifyChain over a million events takes seconds): the range is
+   * split over reader threads, each with its own connection and one snapshot. A break found that way
+   * is confirmed by one thread walking the whole range in one snapshot, since retention may have
+   * removed rows between the threads' snapshots. A log without a writer thread (':memory:', read-only)
+   * verifies in place.
+   */
+  async verifyChainOffThread(fromSequence?: number, toSequence?: number): Promise<ChainVerification> {
+    if (!this.writer) return this.verifyChain(fromSequence, toSequence);
+    const newest = this.last.sequence;
+    const anchor = this.s.getMeta.get('anchor')!.sequence;
+    const first = Math.max(fromSequence ?? anchor + 1, anchor + 1);
+    const last = Math.min(toSequence ?? newest, newest);
+    const ranges = splitRange(first, last, VERIFY_THREADS, this.verifyEventsPerThread);
+    const parts = await Promise.all(ranges.map(([from, to], i) =>
+      this.verifyInThread({ path: this.path, newest, from: i === 0 ? fromSequence : from, to })));
+    if (parts.length === 1) return parts[0]!;
+    if (parts.every((p) => p.ok)) {
+      return { ok: true, checked: parts.reduce((n, p) => n + p.checked, 0), firstSequence: parts[0]!.firstSequence, lastSequence: last };
     }
-    if (expectedSequence <= last) return result({ sequence: expectedSequence, kind: 'missing_sequence' });
-    return result();
+    return this.verifyInThread({ path: this.path, newest, from: fromSequence, to: toSequence });
+  }
+
+  private async verifyInThread(job: VerifyJob): Promise<ChainVerification> {
+    const thread = startThread('sqlite-verify-thread', job);
+    const reply = await new Promise<VerifyReply>((resolve, reject) => {
+      thread.once('message', resolve);
+      thread.once('error', reject);
+      thread.once('exit', (code) => reject(new Error(`the chain verification thread exited (${code})`)));
+    });
+    if ('result' in reply) return reply.result;
+    throw damaged(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
   }
 
   /**
@@ -318,14 +321,11 @@ export class SqliteEventLog implements EventLog {
   }
 }
 
-/** False for any row that does not reproduce its hash, including rows too damaged to decode. */
-function hashMatches(row: EventRow): boolean {
-  try {
-    const hash = row[ROW_HASH];
-    return Buffer.isBuffer(hash) && verifiesItself(rowToEvent(row));
-  } catch {
-    return false;
-  }
+/** Pages SQLite cannot read: say what and where (DATA_LOSS), not INTERNAL; anything else as it is. */
+function damaged(err: unknown): unknown {
+  const { code, message } = describeFailure(err);
+  if (!code.startsWith('SQLITE_CORRUPT') && !code.startsWith('SQLITE_IOERR') && code !== 'SQLITE_NOTADB') return err;
+  return new AppError('DATA_LOSS', `the log's database is damaged (${code}: ${message}); restore a backup`);
 }
 
 /** A read-only open cannot upgrade: it needs a log of this build's schema. */

@@ -1,8 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { KeyedBytes, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import { keyed } from './hash-chain.js';
 import type { Committed } from './sqlite-append.js';
 import type { WriterReply, WriterRequest, WriterSettings } from './sqlite-writer-thread.js';
+import { startThread } from './thread.js';
 
 /** An append that failed in the writer thread, with SQLite's code (SQLITE_FULL, SQLITE_IOERR_*, ...). */
 export class WriteError extends Error {
@@ -33,7 +34,7 @@ export class SqliteWriter {
   readonly ready: Promise<void>;
 
   constructor(settings: WriterSettings) {
-    this.worker = startThread(settings);
+    this.worker = startThread('sqlite-writer-thread', settings);
     this.ready = new Promise<void>((resolve) => {
       this.worker.on('message', (reply: WriterReply | 'ready') => (reply === 'ready' ? resolve() : this.settle(reply)));
       this.worker.once('exit', () => resolve());
@@ -101,18 +102,6 @@ export class SqliteWriter {
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
   }
-}
-
-/**
- * The thread runs the module beside this one: .js once compiled. Run from source (tests, `tsx`), a
- * worker does not inherit the TypeScript loader, so it registers tsx first, then imports the .ts module.
- */
-function startThread(settings: WriterSettings): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-writer-thread.js', import.meta.url), { workerData: settings });
-  const thread = new URL('./sqlite-writer-thread.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(thread)}); })`;
-  return new Worker(code, { eval: true, workerData: settings });
 }
 
 /** Bytes cross a thread as plain Uint8Arrays: back to Buffers (no copy), as events read from the log have. */

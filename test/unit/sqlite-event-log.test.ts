@@ -198,6 +198,24 @@ describe('verifyChain', () => {
     await log.close();
   });
 
+  test('off the event loop, over several reader threads, with the same answers', async () => {
+    const file = dbPath();
+    const log = open({ path: file, verifyEventsPerThread: 10 });
+    await log.append(range(1, 40).map((i) => event(i)));
+    assert.deepEqual(await log.verifyChainOffThread(), { ok: true, checked: 40, firstSequence: 1, lastSequence: 40 });
+    assert.deepEqual(await log.verifyChainOffThread(4, 33), { ok: true, checked: 30, firstSequence: 4, lastSequence: 33 });
+    const raw = new Database(file);
+    // Two to four threads of at least 10 events each: breaks inside a later range, at the start of one, in the first.
+    raw.prepare("UPDATE events SET action = 'tampered' WHERE sequence = 35").run();
+    assert.deepEqual(await log.verifyChainOffThread(), log.verifyChain());
+    raw.prepare('DELETE FROM events WHERE sequence = 21').run();
+    assert.deepEqual(await log.verifyChainOffThread(), { ok: false, checked: 20, firstSequence: 1, lastSequence: 40, firstBreak: { sequence: 21, kind: 'missing_sequence' } });
+    raw.prepare("UPDATE events SET action = 'tampered' WHERE sequence = 14").run();
+    assert.deepEqual(await log.verifyChainOffThread(), { ok: false, checked: 13, firstSequence: 1, lastSequence: 40, firstBreak: { sequence: 14, kind: 'hash_mismatch' } });
+    raw.close();
+    await log.close();
+  });
+
   test('a DELETE of a middle row, or of the newest, is a missing sequence', async () => {
     const { log, raw } = await filled(10);
     raw.prepare('DELETE FROM events WHERE sequence = 10').run();

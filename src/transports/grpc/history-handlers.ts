@@ -58,8 +58,10 @@ export function createHistoryHandlers(deps: HistoryDeps) {
       return { checkpoint: toProtoCheckpoint(checkpoint) };
     }),
 
-    verifyChain: unary<VerifyChainRequest, VerifyChainResponse>(deps, 'VerifyChain', 'ops', ({ fromSequence, toSequence }) => {
-      const result = deps.eventLog.verifyChain(fromSequence || undefined, toSequence || undefined);
+    verifyChain: unary<VerifyChainRequest, VerifyChainResponse>(deps, 'VerifyChain', 'ops', async ({ fromSequence, toSequence }) => {
+      const log = deps.eventLog;
+      const [from, to] = [fromSequence || undefined, toSequence || undefined];
+      const result = log.verifyChainOffThread ? await log.verifyChainOffThread(from, to) : log.verifyChain(from, to);
       // The chain can be whole and still cut short or rewritten throughout: the checkpoint says.
       const newest = deps.checkpoints?.newest();
       const problem = newest && disagreement(deps.eventLog, newest);
