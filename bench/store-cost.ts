@@ -1,7 +1,7 @@
 /**
  * What the store costs per event, in one process, without fsync: the group commit (sealing, hashing,
  * inserts; synchronous=NORMAL, no writer thread, so process CPU is the append's CPU), chain
- * verification, catch-up reads, and catch-up reads encoded as Subscribe frames (the replay path
+ * verification (in place, and on reader threads as VerifyChain runs it), catch-up reads, and catch-up reads encoded as Subscribe frames (the replay path
  * minus the socket). For comparing changes to src/store and the wire encoding:
  *
  *   npx tsx bench/store-cost.ts [events, default 100,000]
@@ -29,9 +29,9 @@ function makeEvent(n: number): NewAuditEvent {
 }
 
 /** Events per second of `pass`, which returns how many events it handled. */
-function rate(label: string, pass: () => number): void {
+async function rate(label: string, pass: () => number | Promise<number>): Promise<void> {
   const start = performance.now();
-  const events = pass();
+  const events = await pass();
   console.log(`${label}: ${Math.round(events / ((performance.now() - start) / 1000)).toLocaleString('en-US')} events/s`);
 }
 
@@ -52,14 +52,18 @@ const log = new SqliteEventLog({ path: path.join(dir, 'audit.db'), clock: { now:
 for (const index of (process.env.DROP ?? '').split(',').filter(Boolean)) log.database.exec(`DROP INDEX ${index}`);
 const batches = Array.from({ length: TOTAL / BATCH }, (_, b) => Array.from({ length: BATCH }, (__, i) => makeEvent(b * BATCH + i + 1)));
 const cpu = process.cpuUsage();
-rate(`append, batches of ${BATCH}`, () => {
+await rate(`append, batches of ${BATCH}`, () => {
   for (const batch of batches) void log.append(batch); // commits in place: no writer thread
   return TOTAL;
 });
 const used = process.cpuUsage(cpu);
 console.log(`  ${((used.user + used.system) / TOTAL).toFixed(1)} us of CPU per appended event`);
-rate('chain verification', () => log.verifyChain().checked);
-rate('catch-up reads', () => readAll(log, () => {}));
-rate('catch-up reads encoded as Subscribe frames', () => readAll(log, (events) => eventsFrame(events)));
+await rate('chain verification, in place', () => log.verifyChain().checked);
+await rate('catch-up reads', () => readAll(log, () => {}));
+await rate('catch-up reads encoded as Subscribe frames', () => readAll(log, (events) => eventsFrame(events)));
 await log.close();
+// Reopened as the server opens it (writer thread), so VerifyChain's reader threads are used.
+const served = new SqliteEventLog({ path: path.join(dir, 'audit.db'), clock: { now: () => new Date() } });
+await rate('chain verification on reader threads (VerifyChain)', async () => (await served.verifyChainOffThread()).checked);
+await served.close();
 fs.rmSync(dir, { recursive: true });
