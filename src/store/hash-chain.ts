@@ -68,14 +68,26 @@ function salt(): Buffer {
  * enters it in clear.
  */
 export function canonicalEncoding(e: HashInput): string {
+  return canonicalPrefix(e) + canonicalSuffix(e.sequence, e.receivedAt.toISOString(), e.previousHash);
+}
+
+/**
+ * The canonical encoding up to the fields the chain assigns (sequence, receivedAt, previousHash):
+ * made before the event has a place, so the log's writer only appends the suffix and hashes.
+ */
+export function canonicalPrefix(e: Omit<HashInput, 'sequence' | 'receivedAt' | 'previousHash'>): string {
   // Written out rather than through safe-stable-stringify (a third of the append path's CPU): each
   // string as JSON.stringify writes it, which is how the library writes strings too, and the
   // commitments' keys sorted by hand. The canonical-encoding tests pin this to the library's output.
   const j = JSON.stringify;
   return `[${j(e.id)},${j(e.type)},${e.severity},"${rfc3339(e.timestamp, e.timestampSubMsNanos)}",${j(e.userId)},` +
     `${j(e.entityType)},${j(e.entityId)},${j(e.action)},${j(e.result)},${hexObject(e.metadataCommitments)},` +
-    `${j(e.correlationId)},${j(e.source)},${j(e.traceparent)},${e.sequence},"${e.receivedAt.toISOString()}",` +
-    `"${hex(e.previousHash)}"]`;
+    `${j(e.correlationId)},${j(e.source)},${j(e.traceparent)},`;
+}
+
+/** The rest of the canonical encoding: the event's place in the chain (`receivedAt` as toISOString writes it). */
+export function canonicalSuffix(sequence: number, receivedAtIso: string, previousHash: Uint8Array): string {
+  return `${sequence},"${receivedAtIso}","${hex(previousHash)}"]`;
 }
 
 /** {"key":"<hex>",...} with keys in sorted order, as safe-stable-stringify writes an object. */

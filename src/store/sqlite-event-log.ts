@@ -6,7 +6,7 @@ import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
 import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/erasure.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
-import { appendTransaction } from './sqlite-append.js';
+import { appendResults, appendTransaction, draftEvent } from './sqlite-append.js';
 import { backupDatabase, finishCopy } from './sqlite-backup.js';
 import { retentionTransaction, type RetentionOptions, validateRetention } from './sqlite-retention.js';
 import { SqliteWriter } from './sqlite-writer.js';
@@ -144,21 +144,25 @@ export class SqliteEventLog implements EventLog {
 
   async append(events: readonly NewAuditEvent[]): Promise<AppendResult[]> {
     if (events.length === 0) return [];
+    // Normalizing, committing and encoding happen here, on the caller's thread; the writer only
+    // numbers, links, hashes and inserts (the part that must be done in order).
+    const drafts = events.map(draftEvent);
+    const rows = drafts.map((d) => d.row);
+    const receivedAt = this.clock.now();
     let committed;
     try {
-      const receivedAt = this.clock.now();
-      committed = this.writer ? await this.writer.append(events, receivedAt) : this.appendTx.immediate(events, receivedAt, this.last);
+      committed = this.writer ? await this.writer.append(rows, receivedAt.getTime()) : this.appendTx.immediate(rows, receivedAt.getTime(), this.last);
     } catch (err) {
       this.problem = this.failureOf(err);
       // Until a write succeeds, the readiness probe writes as much as this batch needed: a small probe
       // would fit in the last free pages of a full disk and call the log writable while appends fail.
-      this.probeBytes = Math.min(MAX_PROBE_BYTES, events.reduce((n, e) => n + 1024 + Buffer.byteLength(JSON.stringify(e.metadata)), PROBE_BYTES));
+      this.probeBytes = Math.min(MAX_PROBE_BYTES, rows.reduce((n, row) => n + 1024 + row[9].length, PROBE_BYTES));
       throw err;
     }
     this.last = committed.last; // only after the commit succeeded
     this.problem = undefined;
     this.probeBytes = PROBE_BYTES;
-    return committed.results;
+    return appendResults(drafts, committed.placed, receivedAt);
   }
 
   readAfter(afterSequence: number, limit: number): StoredAuditEvent[] {

@@ -1,6 +1,5 @@
-import stringify from 'safe-stable-stringify';
 import type { EventType, ResultName, Severity } from '../domain/catalog.js';
-import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
+import type { KeyedBytes, Metadata, StoredAuditEvent } from '../domain/event.js';
 import { keyed } from './hash-chain.js';
 
 /** Bumped whenever the DDL below changes shape; stored in `PRAGMA user_version`. */
@@ -134,36 +133,6 @@ export function rowToEvent(row: EventRow): StoredAuditEvent {
   };
 }
 
-/**
- * The one place a domain event becomes a row (the INSERT's parameters, in column order).
- * `metadataJson`: the metadata as stored, when the caller already wrote it (normalizeEvent did).
- */
-export function eventToRow(e: StoredAuditEvent, metadataJson = stringify(e.metadata) ?? '{}'): EventRow {
-  return [
-    e.sequence,
-    e.id,
-    e.type,
-    e.severity,
-    e.timestamp.getTime(),
-    e.userId,
-    e.entityType,
-    e.entityId,
-    e.action,
-    e.result,
-    // The same serializer the hash uses, so parsing it back re-encodes to the hashed bytes.
-    metadataJson,
-    e.correlationId,
-    e.source,
-    e.traceparent,
-    e.receivedAt.getTime(),
-    toBuffer(e.previousHash),
-    toBuffer(e.hash),
-    keyedBytesJson(e.metadataSalts),
-    keyedBytesJson(e.metadataCommitments),
-    e.timestampSubMsNanos ?? 0,
-  ];
-}
-
 /** Salts or commitments as stored: a JSON object of base64 strings. */
 export function keyedBytesJson(bytes: KeyedBytes): string {
   let out = '{';
@@ -177,30 +146,6 @@ function parseKeyedBytes(json: string): KeyedBytes {
   const out = keyed<Uint8Array>([]);
   for (const key of Object.keys(parsed)) out[key] = Buffer.from(parsed[key]!, 'base64');
   return out;
-}
-
-/**
- * Exactly the stored fields, with metadata as it will read back (through the JSON it is stored as,
- * `metadataJson`, which the caller passes on to eventToRow), so the hash sealed now is the hash
- * recomputed later, and append returns what reads return.
- */
-export function normalizeEvent(e: NewAuditEvent, metadataJson = stringify(e.metadata) ?? '{}'): NewAuditEvent {
-  return {
-    id: e.id,
-    type: e.type,
-    severity: e.severity,
-    timestamp: new Date(e.timestamp.getTime()),
-    timestampSubMsNanos: e.timestampSubMsNanos ?? 0,
-    userId: e.userId,
-    entityType: e.entityType,
-    entityId: e.entityId,
-    action: e.action,
-    result: e.result,
-    metadata: JSON.parse(metadataJson) as Metadata,
-    correlationId: e.correlationId,
-    source: e.source,
-    traceparent: e.traceparent,
-  };
 }
 
 export function toBuffer(bytes: Uint8Array): Buffer {

@@ -5,8 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { NewAuditEvent } from '../domain/event.js';
-import { appendTransaction } from './sqlite-append.js';
+import { appendTransaction, type Committed, type DraftRow } from './sqlite-append.js';
 import { PAGES_PER_STEP } from './sqlite-backup.js';
 import { headOf, prepareStatements, type ChainPoint } from './sqlite-statements.js';
 
@@ -16,10 +15,10 @@ export interface WriterSettings {
 }
 
 export type WriterRequest =
-  | { readonly id: number; readonly events: readonly NewAuditEvent[]; readonly receivedAt: Date }
+  | { readonly id: number; readonly rows: readonly DraftRow[]; readonly receivedAtMs: number }
   | { readonly id: number; readonly backupTo: string };
 export type WriterReply =
-  | { readonly id: number; readonly committed: ReturnType<ReturnType<typeof appendTransaction>> }
+  | { readonly id: number; readonly committed: Committed }
   | { readonly id: number; readonly progress: readonly [copied: number, total: number] }
   | { readonly id: number; readonly done: true }
   | { readonly id: number; readonly error: { readonly code: string; readonly message: string } };
@@ -57,7 +56,7 @@ parentPort!.on('message', (request: WriterRequest | 'close') => {
   }
   let reply: WriterReply;
   try {
-    const committed = append.immediate(request.events, request.receivedAt, last);
+    const committed = append.immediate(request.rows, request.receivedAtMs, last);
     last = committed.last;
     reply = { id: request.id, committed };
   } catch (err) {

@@ -1,7 +1,6 @@
 import type { Worker } from 'node:worker_threads';
-import type { KeyedBytes, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
-import { keyed } from './hash-chain.js';
-import type { Committed } from './sqlite-append.js';
+import type { Committed, DraftRow } from './sqlite-append.js';
+import { toBuffer } from './sqlite-schema.js';
 import type { WriterReply, WriterRequest, WriterSettings } from './sqlite-writer-thread.js';
 import { startThread } from './thread.js';
 
@@ -44,12 +43,12 @@ export class SqliteWriter {
   }
 
   /** Commits a batch after everything posted before it. */
-  append(events: readonly NewAuditEvent[], receivedAt: Date): Promise<Committed> {
+  append(rows: readonly DraftRow[], receivedAtMs: number): Promise<Committed> {
     if (this.failure) return Promise.reject(this.failure);
     const id = ++this.nextId;
     return new Promise<Committed>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, events, receivedAt } satisfies WriterRequest);
+      this.worker.postMessage({ id, rows, receivedAtMs } satisfies WriterRequest);
     });
   }
 
@@ -89,11 +88,8 @@ export class SqliteWriter {
     if ('error' in reply) waiter.reject(new WriteError(reply.error.code, reply.error.message));
     else if ('done' in reply) waiter.resolve(undefined as never);
     else {
-      const { results, last } = reply.committed;
-      waiter.resolve({
-        results: results.map(({ event, duplicate }) => ({ event: withBuffers(event), duplicate })),
-        last: { sequence: last.sequence, hash: asBuffer(last.hash) },
-      });
+      const { placed, last } = reply.committed;
+      waiter.resolve({ placed, last: { sequence: last.sequence, hash: toBuffer(last.hash) } });
     }
   }
 
@@ -102,17 +98,4 @@ export class SqliteWriter {
     for (const waiter of this.waiting.values()) waiter.reject(err);
     this.waiting.clear();
   }
-}
-
-/** Bytes cross a thread as plain Uint8Arrays: back to Buffers (no copy), as events read from the log have. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function withBuffers(e: StoredAuditEvent): StoredAuditEvent {
-  const buffers = (bytes: KeyedBytes): KeyedBytes => keyed(Object.entries(bytes).map(([k, v]) => [k, asBuffer(v)] as const));
-  return {
-    ...e, previousHash: asBuffer(e.previousHash), hash: asBuffer(e.hash),
-    metadataSalts: buffers(e.metadataSalts), metadataCommitments: buffers(e.metadataCommitments),
-  };
 }
