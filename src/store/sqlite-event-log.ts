@@ -183,11 +183,7 @@ export class SqliteEventLog implements EventLog {
     return first === undefined ? this.last.sequence : first - 1;
   }
 
-  /**
-   * Recomputes every hash in [fromSequence, toSequence] (default: the first kept event to the last
-   * stored one), checks each previous hash against the prior event's hash (the retention anchor's for
-   * the first kept event) and that no sequence is missing. Stops at the first break. Rows are streamed.
-   */
+  /** The chain over [fromSequence, toSequence] checked on this thread (walkChain in sqlite-verify.ts). */
   verifyChain(fromSequence?: number, toSequence?: number): ChainVerification {
     try {
       return walkChain(this.s, this.last.sequence, fromSequence, toSequence);
