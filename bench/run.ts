@@ -5,9 +5,10 @@
  *
  *   npm run bench                         every scenario, 3 repetitions, medians (about 20 minutes)
  *   npm run bench -- --quick              a smoke run: fewer events, 1 repetition, K <= 100, N <= 10,000
- *   npm run bench -- --only fanout,latency   some scenarios (unary, batch, fanout, latency, filter, memory, log)
+ *   npm run bench -- --only fanout,latency   some scenarios (unary, batch, fanout, latency, filter, memory, log, replay)
  *   npm run bench -- --reps 5 --log-events 200000 --memory-subscriptions 5000
  *
+ * --log-events: the events stored by the log and replay scenarios (1,000,000; 100,000 with --quick).
  * Writes bench/results/<date>.json and latest.json (not committed), and the Markdown tables to
  * bench/results/latest.md for a full run or bench/results/partial.md for --quick / --only runs.
  * Every child process is killed at the end, also on failure or Ctrl-C.
@@ -21,6 +22,7 @@ import { filterScenario } from './scenarios/filter.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { logScenario } from './scenarios/log.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { replayScenario } from './scenarios/replay.js';
 import { batchScenario, unaryScenario } from './scenarios/throughput.js';
 import { BENCH_DIR, installCleanup, killAll } from './support/processes.js';
 import { describeMachine, fsyncFloor, machine, markdownTable, type BenchContext, type ScenarioResult } from './support/report.js';
@@ -33,6 +35,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   filter: filterScenario,
   memory: memoryScenario,
   log: logScenario,
+  replay: replayScenario,
 };
 
 const { values } = parseArgs({
@@ -47,7 +50,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--only unary,batch,fanout,latency,filter,memory,log] [--reps n] [--log-events n] [--memory-subscriptions n]');
+  console.log('usage: npm run bench -- [--quick] [--only unary,batch,fanout,latency,filter,memory,log,replay] [--reps n] [--log-events n] [--memory-subscriptions n]');
   process.exit(0);
 }
 

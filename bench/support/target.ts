@@ -33,6 +33,8 @@ export interface TargetOptions {
   readonly yaml?: string;
   /** Find the HTTP port (WebSocket bridge). */
   readonly http?: boolean;
+  /** An existing log for the auditstream server to open (the caller keeps and removes it); default: a new one. */
+  readonly databaseFile?: string;
 }
 
 const PROBE = path.join(BENCH_DIR, 'support', 'server-probe.mjs');
@@ -63,7 +65,8 @@ async function readProbe(file: string, accept: (r: ProbeReport) => boolean, time
 
 /**
  * The auditstream service as `auditstream serve` in its own process (test/support/server-process.ts),
- * with the default SQLite log in a fresh temporary folder that is removed afterwards.
+ * with the default SQLite log in a fresh temporary folder that is removed afterwards (or on
+ * `databaseFile`).
  */
 async function startAuditstream(options: TargetOptions): Promise<Target> {
   const dir = mkdtempSync(path.join(tmpdir(), 'auditstream-bench-'));
@@ -74,7 +77,7 @@ async function startAuditstream(options: TargetOptions): Promise<Target> {
   let pending: ReturnType<typeof startServerProcess>;
   try {
     // spawn() happens synchronously inside, so the environment is restored before anything else starts.
-    pending = startServerProcess(`logging:\n  level: info\n${options.yaml ?? ''}`, path.join(dir, 'audit.db'), '', profileFlags());
+    pending = startServerProcess(`logging:\n  level: info\n${options.yaml ?? ''}`, options.databaseFile ?? path.join(dir, 'audit.db'), '', profileFlags());
   } finally {
     for (const [key, value] of Object.entries(saved)) {
       if (value === undefined) delete process.env[key];
@@ -97,7 +100,8 @@ async function startAuditstream(options: TargetOptions): Promise<Target> {
   };
   let server: Awaited<typeof pending>;
   try {
-    server = await withTimeout(pending, 60_000, 'the auditstream server to serve');
+    // A given log may be large: the server runs SQLite's quick_check over the whole file before it serves.
+    server = await withTimeout(pending, options.databaseFile ? 5 * 60_000 : 60_000, 'the auditstream server to serve');
   } catch (err) {
     if (first) {
       try {
