@@ -8,6 +8,7 @@ import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/er
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
 import { appendResults, appendTransaction, draftEvent } from './sqlite-append.js';
 import { backupDatabase, finishCopy } from './sqlite-backup.js';
+import { RecentEvents } from './recent-events.js';
 import { retentionTransaction, type RetentionOptions, validateRetention } from './sqlite-retention.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { eraseRows } from './sqlite-erasure.js';
@@ -16,9 +17,7 @@ import { type EventRow, rowToEvent, SCHEMA_VERSION } from './sqlite-schema.js';
 import { migrate } from './sqlite-migration.js';
 import { describeFailure, openDatabase } from './sqlite-open.js';
 import { type ChainPoint, headOf, prepareStatements, type Statements } from './sqlite-statements.js';
-import type { VerifyJob, VerifyReply } from './sqlite-verify-thread.js';
-import { splitRange, walkChain } from './sqlite-verify.js';
-import { startThread } from './thread.js';
+import { verifyOnThreads, walkChain } from './sqlite-verify.js';
 
 
 
@@ -63,6 +62,9 @@ const TUNING = [
 const PROBE_BYTES = 4096;
 const MAX_PROBE_BYTES = 16 * 1024 * 1024;
 
+/** How many of the newest events readAfter serves from memory (about 1-2 KB each). */
+const RECENT_EVENTS = 10_000;
+
 /** Chain verification runs on up to this many reader threads. */
 const VERIFY_THREADS = Math.min(4, availableParallelism());
 
@@ -92,6 +94,8 @@ export class SqliteEventLog implements EventLog {
   private problem?: string | undefined;
   /** The newest sequence ever stored and its hash (mirrors meta 'last'; updated after each commit). */
   private last: ChainPoint;
+  /** The newest events, for readers just behind the head (recent-events.ts). */
+  private readonly recent = new RecentEvents(RECENT_EVENTS);
 
   private readonly s: Statements;
   private readonly appendTx: ReturnType<typeof appendTransaction>;
@@ -162,12 +166,15 @@ export class SqliteEventLog implements EventLog {
     this.last = committed.last; // only after the commit succeeded
     this.problem = undefined;
     this.probeBytes = PROBE_BYTES;
-    return appendResults(drafts, committed.placed, receivedAt);
+    const results = appendResults(drafts, committed.placed, receivedAt);
+    this.recent.add(results.filter((r) => !r.duplicate).map((r) => r.event));
+    return results;
   }
 
   readAfter(afterSequence: number, limit: number): StoredAuditEvent[] {
     if (!(limit > 0)) return [];
-    return this.s.readAfter.all(afterSequence, Math.floor(limit)).map(rowToEvent);
+    return this.recent.after(afterSequence, Math.floor(limit), this.last.sequence)
+      ?? this.s.readAfter.all(afterSequence, Math.floor(limit)).map(rowToEvent);
   }
 
   firstSequence(): number {
@@ -192,38 +199,16 @@ export class SqliteEventLog implements EventLog {
     }
   }
 
-  /**
-   * verifyChain off the event loop (VerifyChain over a million events takes seconds): the range is
-   * split over reader threads, each with its own connection and one snapshot. A break found that way
-   * is confirmed by one thread walking the whole range in one snapshot, since retention may have
-   * removed rows between the threads' snapshots. A log without a writer thread (':memory:', read-only)
-   * verifies in place.
-   */
+  /** verifyChain off the event loop, split over reader threads (verifyOnThreads); in place without a writer thread (':memory:', read-only). */
   async verifyChainOffThread(fromSequence?: number, toSequence?: number): Promise<ChainVerification> {
     if (!this.writer) return this.verifyChain(fromSequence, toSequence);
-    const newest = this.last.sequence;
     const anchor = this.s.getMeta.get('anchor')!.sequence;
-    const first = Math.max(fromSequence ?? anchor + 1, anchor + 1);
-    const last = Math.min(toSequence ?? newest, newest);
-    const ranges = splitRange(first, last, VERIFY_THREADS, this.verifyEventsPerThread);
-    const parts = await Promise.all(ranges.map(([from, to], i) =>
-      this.verifyInThread({ path: this.path, newest, from: i === 0 ? fromSequence : from, to })));
-    if (parts.length === 1) return parts[0]!;
-    if (parts.every((p) => p.ok)) {
-      return { ok: true, checked: parts.reduce((n, p) => n + p.checked, 0), firstSequence: parts[0]!.firstSequence, lastSequence: last };
+    const span = { path: this.path, newest: this.last.sequence, anchor, from: fromSequence, to: toSequence };
+    try {
+      return await verifyOnThreads(span, VERIFY_THREADS, this.verifyEventsPerThread);
+    } catch (err) {
+      throw damaged(err);
     }
-    return this.verifyInThread({ path: this.path, newest, from: fromSequence, to: toSequence });
-  }
-
-  private async verifyInThread(job: VerifyJob): Promise<ChainVerification> {
-    const thread = startThread('sqlite-verify-thread', job);
-    const reply = await new Promise<VerifyReply>((resolve, reject) => {
-      thread.once('message', resolve);
-      thread.once('error', reject);
-      thread.once('exit', (code) => reject(new Error(`the chain verification thread exited (${code})`)));
-    });
-    if ('result' in reply) return reply.result;
-    throw damaged(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
   }
 
   /**
@@ -233,10 +218,13 @@ export class SqliteEventLog implements EventLog {
    */
   applyRetention(now: Date): number {
     if (this.retention.maxAgeMs === undefined && this.retention.maxEvents === undefined) return 0;
-    return this.retentionTx.immediate(now.getTime());
+    const removed = this.retentionTx.immediate(now.getTime());
+    if (removed > 0) this.recent.clear();
+    return removed;
   }
 
   erase(selector: ErasureSelector, personal: PersonalData): ErasureOutcome {
+    this.recent.clear(); // before: whatever the outcome, held copies may be what was erased
     return eraseRows(this.db, selector, personal);
   }
 

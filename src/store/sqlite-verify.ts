@@ -2,6 +2,8 @@ import type { ChainVerification } from '../domain/history.js';
 import { verifiesItself } from './hash-chain.js';
 import { type EventRow, ROW_HASH, ROW_PREVIOUS_HASH, ROW_SEQUENCE, rowToEvent } from './sqlite-schema.js';
 import type { Statements } from './sqlite-statements.js';
+import type { VerifyJob, VerifyReply } from './sqlite-verify-thread.js';
+import { startThread } from './thread.js';
 
 /**
  * Recomputes every hash in [fromSequence, toSequence] (default: the first kept event to `newest`),
@@ -50,8 +52,48 @@ function hashMatches(row: EventRow): boolean {
   }
 }
 
+/** A range to verify in a file: `newest` and `anchor` as the log saw them when asked. */
+export interface VerifySpan {
+  readonly path: string;
+  readonly newest: number;
+  readonly anchor: number;
+  readonly from?: number | undefined;
+  readonly to?: number | undefined;
+}
+
+/**
+ * walkChain off the event loop: the range is split over up to `threads` reader threads (at least
+ * `perThread` events each), each with its own connection and one snapshot. A break found that way is
+ * confirmed by one thread walking the whole range in one snapshot, since retention may have removed
+ * rows between the threads' snapshots.
+ */
+export async function verifyOnThreads(span: VerifySpan, threads: number, perThread: number): Promise<ChainVerification> {
+  const { path, newest, anchor, from, to } = span;
+  const first = Math.max(from ?? anchor + 1, anchor + 1);
+  const last = Math.min(to ?? newest, newest);
+  const ranges = splitRange(first, last, threads, perThread);
+  // The first range keeps the caller's start, so its thread reads the anchor in its own snapshot.
+  const parts = await Promise.all(ranges.map(([a, b], i) => verifyInThread({ path, newest, from: i === 0 ? from : a, to: b })));
+  if (parts.length === 1) return parts[0]!;
+  if (parts.every((p) => p.ok)) {
+    return { ok: true, checked: parts.reduce((n, p) => n + p.checked, 0), firstSequence: parts[0]!.firstSequence, lastSequence: last };
+  }
+  return verifyInThread({ path, newest, from, to });
+}
+
+async function verifyInThread(job: VerifyJob): Promise<ChainVerification> {
+  const thread = startThread('sqlite-verify-thread', job);
+  const reply = await new Promise<VerifyReply>((resolve, reject) => {
+    thread.once('message', resolve);
+    thread.once('error', reject);
+    thread.once('exit', (code) => reject(new Error(`the chain verification thread exited (${code})`)));
+  });
+  if ('result' in reply) return reply.result;
+  throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+}
+
 /** A range of the log, split into `parts` contiguous sub-ranges of about equal length (at least `minimum` each). */
-export function splitRange(first: number, last: number, parts: number, minimum: number): Array<[number, number]> {
+function splitRange(first: number, last: number, parts: number, minimum: number): Array<[number, number]> {
   const count = Math.max(1, Math.min(parts, Math.floor((last - first + 1) / minimum)));
   const size = Math.ceil((last - first + 1) / count);
   return Array.from({ length: count }, (_, i) => [first + i * size, Math.min(last, first + (i + 1) * size - 1)] as [number, number]);
