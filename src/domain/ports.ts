@@ -35,6 +35,11 @@ export interface EventLog {
   sequenceBefore(time: Date): number;
   /** Searches history (the Query RPC). */
   query(q: HistoryQuery): HistoryPage;
+  /**
+   * The event at `sequence` as storage holds it now, past any copy kept in memory for readers (what a
+   * checkpoint is checked against); logs without such copies need not have it (readAfter is storage).
+   */
+  readStored?(sequence: number): StoredAuditEvent | undefined;
   /** Recomputes the hash chain over [from, to] (clamped to what is stored); stops at the first break. */
   verifyChain(fromSequence?: number, toSequence?: number): ChainVerification;
   /** The same off the event loop, where the log can (the SQLite log: reader threads); VerifyChain uses it. */

@@ -18,12 +18,12 @@ export interface CheckpointSettings {
  * at the checkpointed sequence means it was rewritten. A checkpoint older than what retention kept can
  * no longer be compared.
  */
-export function disagreement(log: Pick<EventLog, 'lastSequence' | 'firstSequence' | 'readAfter'>, cp: Checkpoint): string | undefined {
+export function disagreement(log: Pick<EventLog, 'lastSequence' | 'firstSequence' | 'readAfter' | 'readStored'>, cp: Checkpoint): string | undefined {
   const last = log.lastSequence();
   const signed = `the checkpoint signed ${cp.time.toISOString()} covers sequence ${cp.sequence}`;
   if (last < cp.sequence) return `the log ends at sequence ${last} but ${signed}: sequences ${last + 1}..${cp.sequence} are missing (cut, or restored from an older copy)`;
   if (cp.sequence < log.firstSequence()) return undefined;
-  const event: StoredAuditEvent | undefined = log.readAfter(cp.sequence - 1, 1)[0];
+  const event: StoredAuditEvent | undefined = log.readStored ? log.readStored(cp.sequence) : log.readAfter(cp.sequence - 1, 1)[0];
   if (event?.sequence !== cp.sequence) return `sequence ${cp.sequence} is missing although ${signed}`;
   if (!Buffer.from(event.hash).equals(cp.hash)) {
     return `sequence ${cp.sequence} has hash ${Buffer.from(event.hash).toString('hex')} but ${signed} with hash ${Buffer.from(cp.hash).toString('hex')}: the log was rewritten`;

@@ -177,6 +177,11 @@ export class SqliteEventLog implements EventLog {
       ?? this.s.readAfter.all(afterSequence, Math.floor(limit)).map(rowToEvent);
   }
 
+  readStored(sequence: number): StoredAuditEvent | undefined {
+    const event = this.s.readAfter.all(sequence - 1, 1).map(rowToEvent)[0];
+    return event?.sequence === sequence ? event : undefined;
+  }
+
   firstSequence(): number {
     return this.s.oldest.get()?.sequence ?? this.last.sequence + 1;
   }
