@@ -5,7 +5,7 @@ import { toProtoEvent } from '../../src/contract/event-mapping.js';
 import { Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
 import { sealEvent } from '../../src/store/hash-chain.js';
-import { eventsFrame, QUERY_BATCH_TAG } from '../../src/transports/grpc/wire.js';
+import { eventsFrame, eventsFrames, QUERY_BATCH_TAG } from '../../src/transports/grpc/wire.js';
 
 function stored(sequence: number, metadata: Record<string, unknown>): StoredAuditEvent {
   return sealEvent({
@@ -25,4 +25,17 @@ test('a concatenated batch frame is byte for byte what ts-proto encodes', () => 
     assert.ok(eventsFrame(events, QUERY_BATCH_TAG).equals(query), `Query, sizes ${sizes}`);
   }
   assert.ok(eventsFrame([]).equals(Buffer.from(SubscribeResponse.encode({ kind: { $case: 'events', events: { events: [] } } }).finish())));
+});
+
+test('large events are split over frames of at most 4 MiB, in order, each as ts-proto encodes it', () => {
+  const events = Array.from({ length: 150 }, (_, i) => stored(i + 1, { blob: 'x'.repeat(60_000) }));
+  const frames = eventsFrames(events);
+  assert.ok(frames.length >= 3, `${frames.length} frames`);
+  assert.ok(frames.every((f) => f.length <= 4 * 1024 * 1024), 'each under the 4 MiB default receive limit');
+  const decoded = frames.flatMap((f) => {
+    const m = SubscribeResponse.decode(f);
+    return m.kind?.$case === 'events' ? m.kind.events.events.map((e) => e.sequence) : [];
+  });
+  assert.deepEqual(decoded, events.map((e) => e.sequence));
+  assert.deepEqual(eventsFrames(events.slice(0, 3)), [eventsFrame(events.slice(0, 3))], 'small batches stay one frame');
 });

@@ -12,7 +12,7 @@ import type { FilterBudget } from '../../filtering/cpu-budget.js';
 import type { Permissions } from '../../security/roles.js';
 import { type Checkpointer, disagreement } from '../../store/checkpointer.js';
 import { drained } from './drained.js';
-import { eventsFrame, QUERY_BATCH_TAG } from './wire.js';
+import { eventsFrames, QUERY_BATCH_TAG } from './wire.js';
 import { type PipelineDeps, serverStream, unary } from './pipeline.js';
 
 export interface HistoryDeps extends PipelineDeps {
@@ -38,10 +38,9 @@ export function createHistoryHandlers(deps: HistoryDeps) {
       filterBudget: deps.filterBudget,
     });
     for (let i = 0; i < page.events.length && !call.cancelled; i += deps.batchSize) {
-      // A pre-encoded frame: the service definition's serializer passes Buffers through (wire.ts).
-      const frame = eventsFrame(page.events.slice(i, i + deps.batchSize), QUERY_BATCH_TAG);
-      if (!call.write(frame as unknown as QueryResponse)) {
-        if (!(await drained(call))) return;
+      // Pre-encoded frames: the service definition's serializer passes Buffers through (wire.ts).
+      for (const frame of eventsFrames(page.events.slice(i, i + deps.batchSize), QUERY_BATCH_TAG)) {
+        if (!call.write(frame as unknown as QueryResponse) && !(await drained(call))) return;
       }
     }
     const nextPageToken = page.nextPageToken === undefined ? '' : String(page.nextPageToken);

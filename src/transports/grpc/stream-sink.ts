@@ -4,7 +4,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { SubscribeRequest, SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
 import type { StreamSink } from '../../dispatch/pump.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
-import { eventsFrame } from './wire.js';
+import { eventsFrames } from './wire.js';
 import { toTimestamp } from '../../contract/time-mapping.js';
 import { drained } from './drained.js';
 
@@ -22,8 +22,10 @@ export class GrpcStreamSink implements StreamSink {
 
   sendEvents(events: StoredAuditEvent[]): boolean {
     if (this.closed) return true;
-    // A pre-encoded frame: the service definition's serializer passes Buffers through (wire.ts).
-    return this.call.write(eventsFrame(events) as unknown as SubscribeResponse);
+    // Pre-encoded frames: the service definition's serializer passes Buffers through (wire.ts).
+    let room = true;
+    for (const frame of eventsFrames(events)) room = this.call.write(frame as unknown as SubscribeResponse) && room;
+    return room;
   }
 
   sendGap(from: number, to: number): boolean {

@@ -42,9 +42,37 @@ const SUBSCRIBE_BATCH_TAG = (2 << 3) | 2;
 export const QUERY_BATCH_TAG = (1 << 3) | 2;
 const EVENT_TAG = (1 << 3) | 2; // EventBatch.events, length-delimited
 
+/**
+ * Most bytes of events in one frame: a client's default receive limit is 4 MiB (grpc-js, grpc-go,
+ * grpc-java), and a batch of large events (metadata may be 64 KiB each) would pass it and end the
+ * client's stream. An event is far smaller than this, so every frame holds at least one.
+ */
+const MAX_FRAME_EVENT_BYTES = 4 * 1024 * 1024 - 64 * 1024;
+
+/** The events as encoded frames (see eventsFrame) of at most MAX_FRAME_EVENT_BYTES of events each, in order. */
+export function eventsFrames(events: readonly StoredAuditEvent[], batchTag = SUBSCRIBE_BATCH_TAG): Buffer[] {
+  const parts = events.map(encodeEvent);
+  const frames: Buffer[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (const [i, part] of parts.entries()) {
+    if (i > start && bytes + part.length > MAX_FRAME_EVENT_BYTES) {
+      frames.push(frameOf(parts.slice(start, i), batchTag));
+      start = i;
+      bytes = 0;
+    }
+    bytes += part.length;
+  }
+  frames.push(frameOf(parts.slice(start), batchTag));
+  return frames;
+}
+
 /** The encoded SubscribeResponse (or, with QUERY_BATCH_TAG, QueryResponse) carrying these events, identical to ts-proto's own encoding. */
 export function eventsFrame(events: readonly StoredAuditEvent[], batchTag = SUBSCRIBE_BATCH_TAG): Buffer {
-  const parts = events.map(encodeEvent);
+  return frameOf(events.map(encodeEvent), batchTag);
+}
+
+function frameOf(parts: readonly Uint8Array[], batchTag: number): Buffer {
   const batchLength = parts.reduce((sum, p) => sum + 1 + varintSize(p.length) + p.length, 0);
   const frame = Buffer.allocUnsafe(1 + varintSize(batchLength) + batchLength);
   let offset = 0;
