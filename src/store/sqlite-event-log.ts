@@ -158,9 +158,11 @@ export class SqliteEventLog implements EventLog {
       committed = this.writer ? await this.writer.append(rows, receivedAt.getTime()) : this.appendTx.immediate(rows, receivedAt.getTime(), this.last);
     } catch (err) {
       this.problem = this.failureOf(err);
-      // Until a write succeeds, the readiness probe writes as much as this batch needed: a small probe
-      // would fit in the last free pages of a full disk and call the log writable while appends fail.
-      this.probeBytes = Math.min(MAX_PROBE_BYTES, rows.reduce((n, row) => n + 1024 + row[9].length, PROBE_BYTES));
+      // Until a write succeeds, the readiness probe writes at least as much as this batch needed: a
+      // smaller probe would fit in the last free pages of a full disk and call the log writable while
+      // appends fail. An event needs more than its bytes (its row's overflow pages, a page in each of
+      // five indexes, WAL frame headers), hence twice its metadata and 8 KiB more.
+      this.probeBytes = Math.min(MAX_PROBE_BYTES, rows.reduce((n, row) => n + 8192 + 2 * row[9].length, PROBE_BYTES));
       throw err;
     }
     this.last = committed.last; // only after the commit succeeded
