@@ -94,6 +94,8 @@ export class SqliteEventLog implements EventLog {
   private problem?: string | undefined;
   /** The newest sequence ever stored and its hash (mirrors meta 'last'; updated after each commit). */
   private last: ChainPoint;
+  /** The verification running now (verifyChainOffThread runs one at a time). */
+  private verifying: Promise<unknown> = Promise.resolve();
   /** The newest events, for readers just behind the head (recent-events.ts). */
   private readonly recent = new RecentEvents(RECENT_EVENTS);
 
@@ -209,10 +211,16 @@ export class SqliteEventLog implements EventLog {
   /** verifyChain off the event loop, split over reader threads (verifyOnThreads); in place without a writer thread (':memory:', read-only). */
   async verifyChainOffThread(fromSequence?: number, toSequence?: number): Promise<ChainVerification> {
     if (!this.writer) return this.verifyChain(fromSequence, toSequence);
-    const anchor = this.s.getMeta.get('anchor')!.sequence;
-    const span = { path: this.path, newest: this.last.sequence, anchor, from: fromSequence, to: toSequence };
+    // One verification at a time, the others wait their turn: concurrent calls would each start their
+    // own threads and connections, as many as callers cared to send.
+    const turn = this.verifying.then(async () => {
+      const anchor = this.s.getMeta.get('anchor')!.sequence;
+      const span = { path: this.path, newest: this.last.sequence, anchor, from: fromSequence, to: toSequence };
+      return verifyOnThreads(span, VERIFY_THREADS, this.verifyEventsPerThread);
+    });
+    this.verifying = turn.catch(() => undefined);
     try {
-      return await verifyOnThreads(span, VERIFY_THREADS, this.verifyEventsPerThread);
+      return await turn;
     } catch (err) {
       throw damaged(err);
     }

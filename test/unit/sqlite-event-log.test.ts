@@ -216,6 +216,25 @@ describe('verifyChain', () => {
     await log.close();
   });
 
+  test('concurrent verifications take turns: the threads in use do not grow with the callers', async () => {
+    const log = open({ path: dbPath(), verifyEventsPerThread: 10 });
+    await log.append(range(1, 40).map((i) => event(i)));
+    const threads = (): number => Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
+    try {
+      const before = threads();
+      let most = before;
+      const sampler = setInterval(() => (most = Math.max(most, threads())), 2);
+      const results = await Promise.all(Array.from({ length: 6 }, () => log.verifyChainOffThread()));
+      clearInterval(sampler);
+      assert.ok(results.every((r) => r.ok && r.checked === 40));
+      // One verification's threads (up to four, each with a loader thread when run from source), not
+      // six verifications' (24 more threads without the turns, checked).
+      assert.ok(most - before <= 8, `${most - before} more threads at most`);
+    } finally {
+      await log.close();
+    }
+  });
+
   test('a DELETE of a middle row, or of the newest, is a missing sequence', async () => {
     const { log, raw } = await filled(10);
     raw.prepare('DELETE FROM events WHERE sequence = 10').run();
