@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type AuditEvent as ProtoEvent, EventType, Severity as ProtoSeverity } from '../../generated/audit/v1/event.js';
 import { typeInfo, type Severity } from '../domain/catalog.js';
 import { AppError } from '../domain/errors.js';
+import { asBuffer } from '../lib/bytes.js';
 import type { KeyedBytes, Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import { eventTypeFromProto, eventTypeToProto, resultFromProto, resultToProto, severityFromProto } from './enums.js';
 import type { InputLimits } from './limits.js';
@@ -160,21 +161,16 @@ export function toProtoEvent(e: StoredAuditEvent): ProtoEvent {
     traceparent: e.traceparent,
     sequence: e.sequence,
     receivedAt: toTimestamp(e.receivedAt),
-    previousHash: view(e.previousHash),
-    hash: view(e.hash),
+    previousHash: asBuffer(e.previousHash),
+    hash: asBuffer(e.hash),
     cursor: e.cursor ?? String(e.sequence),
     metadataCommitments: buffers(e.metadataCommitments),
     metadataSalts: buffers(e.metadataSalts),
   };
 }
 
-/** The same bytes as a Buffer, without a copy (stored events are immutable). */
-function view(v: Uint8Array): Buffer {
-  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-}
-
 function buffers(bytes: KeyedBytes): Record<string, Buffer> {
-  return Object.fromEntries(Object.keys(bytes).map((key) => [key, view(bytes[key]!)]));
+  return Object.fromEntries(Object.keys(bytes).map((key) => [key, asBuffer(bytes[key]!)]));
 }
 
 /**

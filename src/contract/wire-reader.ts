@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { asBuffer } from '../lib/bytes.js';
 import { WIRE_NAMES } from './request-schema.js';
 import { WireProblem } from './wire-problem.js';
 
@@ -16,7 +17,7 @@ export class WireReader {
   protected wireType = 0;
 
   constructor(bytes: Uint8Array) {
-    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = asBuffer(bytes);
   }
 
   protected fail(message: string, framing = false): never {

@@ -1,5 +1,6 @@
 import { hash as oneShotHash, randomBytes } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
+import { asBuffer } from '../lib/bytes.js';
 import type { KeyedBytes, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import { rfc3339 } from '../domain/time.js';
 
@@ -15,8 +16,7 @@ const SALT_BYTES = 16;
  * way), which skips the library's walk for the common flat metadata value.
  */
 export function canonicalJson(value: unknown): string {
-  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
-  if (typeof value === 'number' && Number.isFinite(value)) return JSON.stringify(value);
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
   return stringify(value) ?? 'null';
 }
 
@@ -102,7 +102,7 @@ function hexObject(bytes: KeyedBytes): string {
 }
 
 function hex(bytes: Uint8Array): string {
-  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('hex');
+  return asBuffer(bytes).toString('hex');
 }
 
 /** SHA-256 of the canonical encoding. */

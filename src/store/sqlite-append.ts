@@ -3,7 +3,8 @@ import stringify from 'safe-stable-stringify';
 import type { Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult } from '../domain/ports.js';
 import { canonicalPrefix, canonicalSuffix, commit, sha256 } from './hash-chain.js';
-import { type EventRow, keyedBytesJson, rowToEvent, toBuffer } from './sqlite-schema.js';
+import { asBuffer } from '../lib/bytes.js';
+import { type EventRow, keyedBytesJson, ROW_HASH, ROW_PREVIOUS_HASH, rowToEvent } from './sqlite-schema.js';
 import type { ChainPoint, Statements } from './sqlite-statements.js';
 
 /**
@@ -107,7 +108,7 @@ export function appendResults(drafts: readonly Draft[], placed: readonly Placed[
     else if ('original' in p) results.push({ event: rowToEvent(withBuffers(p.original)), duplicate: true });
     else {
       const { sequence, previousHash, hash } = p;
-      results.push({ event: { ...drafts[i]!.event, sequence, receivedAt, previousHash: toBuffer(previousHash), hash: toBuffer(hash) }, duplicate: false });
+      results.push({ event: { ...drafts[i]!.event, sequence, receivedAt, previousHash: asBuffer(previousHash), hash: asBuffer(hash) }, duplicate: false });
     }
   }
   return results;
@@ -116,7 +117,7 @@ export function appendResults(drafts: readonly Draft[], placed: readonly Placed[
 /** A row that crossed a thread has Uint8Arrays where SQLite gave Buffers: Buffers again, no copy. */
 function withBuffers(row: EventRow): EventRow {
   const copy = [...row] as EventRow;
-  copy[15] = toBuffer(row[15]);
-  copy[16] = toBuffer(row[16]);
+  copy[ROW_PREVIOUS_HASH] = asBuffer(row[ROW_PREVIOUS_HASH]);
+  copy[ROW_HASH] = asBuffer(row[ROW_HASH]);
   return copy;
 }

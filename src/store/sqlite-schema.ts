@@ -1,5 +1,6 @@
 import type { EventType, ResultName, Severity } from '../domain/catalog.js';
 import type { KeyedBytes, Metadata, StoredAuditEvent } from '../domain/event.js';
+import { asBuffer } from '../lib/bytes.js';
 import { keyed } from './hash-chain.js';
 
 /** Bumped whenever the DDL below changes shape; stored in `PRAGMA user_version`. */
@@ -136,7 +137,7 @@ export function rowToEvent(row: EventRow): StoredAuditEvent {
 /** Salts or commitments as stored: a JSON object of base64 strings. */
 export function keyedBytesJson(bytes: KeyedBytes): string {
   let out = '{';
-  for (const key in bytes) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:"${toBuffer(bytes[key]!).toString('base64')}"`;
+  for (const key in bytes) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:"${asBuffer(bytes[key]!).toString('base64')}"`;
   return `${out}}`;
 }
 
@@ -146,8 +147,4 @@ function parseKeyedBytes(json: string): KeyedBytes {
   const out = keyed<Uint8Array>([]);
   for (const key of Object.keys(parsed)) out[key] = Buffer.from(parsed[key]!, 'base64');
   return out;
-}
-
-export function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

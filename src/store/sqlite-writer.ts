@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { Committed, DraftRow } from './sqlite-append.js';
-import { toBuffer } from './sqlite-schema.js';
+import { asBuffer } from '../lib/bytes.js';
 import type { WriterReply, WriterRequest, WriterSettings } from './sqlite-writer-thread.js';
 import { startThread } from './thread.js';
 
@@ -89,7 +89,7 @@ export class SqliteWriter {
     else if ('done' in reply) waiter.resolve(undefined as never);
     else {
       const { placed, last } = reply.committed;
-      waiter.resolve({ placed, last: { sequence: last.sequence, hash: toBuffer(last.hash) } });
+      waiter.resolve({ placed, last: { sequence: last.sequence, hash: asBuffer(last.hash) } });
     }
   }
 
