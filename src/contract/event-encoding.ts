@@ -13,6 +13,70 @@ import { toTimestamp } from './time-mapping.js';
 export function encodeStoredEvent(e: StoredAuditEvent): Buffer {
   const w = writer;
   w.pos = 0;
+  writeHead(w, e);
+  writePlace(w, e.sequence, e.receivedAt, e.previousHash, e.hash, e.cursor ?? String(e.sequence));
+  writeTail(w, e.metadataCommitments, e.metadataSalts);
+  return Buffer.from(w.buf.subarray(0, w.pos));
+}
+
+/** What an event is before the log gives it a place (see EncodedDraft). */
+export type UnplacedEvent = Omit<StoredAuditEvent, 'sequence' | 'receivedAt' | 'previousHash' | 'hash' | 'cursor'>;
+
+/**
+ * An event's encoding made before it has a place in the chain: the fields before its place (1-13)
+ * and after it (19-20). The log's writer puts the place between them (placedEncoding), so the stored
+ * bytes are made once, at ingest, and are exactly encodeStoredEvent's.
+ */
+export interface EncodedDraft {
+  readonly head: Uint8Array;
+  readonly tail: Uint8Array;
+}
+
+export function encodeDraft(e: UnplacedEvent): EncodedDraft {
+  const w = writer;
+  w.pos = 0;
+  writeHead(w, e);
+  const head = Buffer.from(w.buf.subarray(0, w.pos));
+  w.pos = 0;
+  writeTail(w, e.metadataCommitments, e.metadataSalts);
+  return { head, tail: Buffer.from(w.buf.subarray(0, w.pos)) };
+}
+
+/** The stored event's bytes: the draft's head and tail around its place (the cursor is the sequence, as stored events have). */
+export function placedEncoding(draft: EncodedDraft, sequence: number, receivedAtMs: number, previousHash: Uint8Array, hash: Uint8Array): Buffer {
+  const w = writer;
+  w.pos = 0;
+  writePlace(w, sequence, new Date(receivedAtMs), previousHash, hash, String(sequence));
+  const out = Buffer.allocUnsafe(draft.head.length + w.pos + draft.tail.length);
+  out.set(draft.head, 0);
+  out.set(w.buf.subarray(0, w.pos), draft.head.length);
+  out.set(draft.tail, draft.head.length + w.pos);
+  return out;
+}
+
+/**
+ * Each stored event's encoding, made or read once however many subscribers, queries and forwarders
+ * send it. Events are immutable, and copies (redacted, re-cursored) are distinct objects, so an
+ * event's entry is always its own bytes.
+ */
+const encodings = new WeakMap<StoredAuditEvent, Uint8Array>();
+
+/** The event's bytes: the ones it was stored or read with, else encoded now (and kept). */
+export function encodedEvent(e: StoredAuditEvent): Uint8Array {
+  let bytes = encodings.get(e);
+  if (!bytes) {
+    bytes = encodeStoredEvent(e);
+    encodings.set(e, bytes);
+  }
+  return bytes;
+}
+
+/** Records bytes known to be encodeStoredEvent(e) (the log's stored copy), so they are not made again. */
+export function rememberEncoding(e: StoredAuditEvent, bytes: Uint8Array): void {
+  encodings.set(e, bytes);
+}
+
+function writeHead(w: Writer, e: UnplacedEvent): void {
   w.string(1, e.id);
   w.enumValue(2, eventTypeToProto(e.type));
   w.enumValue(3, e.severity);
@@ -27,15 +91,20 @@ export function encodeStoredEvent(e: StoredAuditEvent): Buffer {
   w.string(11, e.correlationId);
   w.string(12, e.source);
   w.string(13, e.traceparent);
-  if (e.sequence !== 0) w.tag(14, 0).varint(e.sequence);
-  const received = toTimestamp(e.receivedAt);
+}
+
+function writePlace(w: Writer, sequence: number, receivedAt: Date, previousHash: Uint8Array, hash: Uint8Array, cursor: string): void {
+  if (sequence !== 0) w.tag(14, 0).varint(sequence);
+  const received = toTimestamp(receivedAt);
   w.timestamp(15, received.seconds, received.nanos);
-  w.bytes(16, e.previousHash);
-  w.bytes(17, e.hash);
-  w.string(18, e.cursor ?? String(e.sequence));
-  w.bytesMap(19, e.metadataCommitments);
-  w.bytesMap(20, e.metadataSalts);
-  return Buffer.from(w.buf.subarray(0, w.pos));
+  w.bytes(16, previousHash);
+  w.bytes(17, hash);
+  w.string(18, cursor);
+}
+
+function writeTail(w: Writer, commitments: KeyedBytes, salts: KeyedBytes): void {
+  w.bytesMap(19, commitments);
+  w.bytesMap(20, salts);
 }
 
 const LENGTH_DELIMITED = 2;

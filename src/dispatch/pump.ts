@@ -1,11 +1,14 @@
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { StoredAuditEvent } from '../domain/event.js';
+import type { StoredBytes } from '../domain/ports.js';
 import type { EndReason, Subscription } from './subscription.js';
 
 /** What a transport offers the pump: writes that report backpressure, like a Node stream. */
 export interface StreamSink {
   /** False when the transport's buffer is full: the pump then waits for drained(). */
   sendEvents(events: StoredAuditEvent[]): boolean;
+  /** Events as the log stored them (audit.v1.AuditEvent bytes); a transport that can send them as they are has it. */
+  sendStored?(events: readonly StoredBytes[]): boolean;
   sendGap(from: number, to: number): boolean;
   /** `checkpoint`: the newest signed checkpoint, when checkpoints are on. */
   sendHeartbeat(cursor: number, checkpoint?: Checkpoint): boolean;
@@ -40,11 +43,14 @@ export async function pumpSubscription(sub: Subscription, sink: StreamSink, opts
   let lastWrite = Date.now();
   for (;;) {
     if (sink.closed) return 'cancelled';
-    const delivery = sub.take(opts.batchSize);
+    const delivery = sub.take(opts.batchSize, sink.sendStored !== undefined);
     if (delivery) {
       let room = true;
       if (delivery.gap) room = sink.sendGap(delivery.gap.from, delivery.gap.to);
-      if (delivery.events.length > 0) {
+      if (delivery.stored && delivery.stored.length > 0) {
+        room = sink.sendStored!(delivery.stored) && room;
+        sub.delivered(delivery.stored);
+      } else if (delivery.events.length > 0) {
         room = sink.sendEvents(delivery.events) && room;
         sub.delivered(delivery.events);
       }

@@ -1,9 +1,9 @@
 import type { AppError } from '../domain/errors.js';
 import type { StoredAuditEvent } from '../domain/event.js';
 import { cursorAt } from '../domain/cursor.js';
-import type { DeliveryObserver, EventLog, Viewer } from '../domain/ports.js';
+import type { DeliveryObserver, EventLog, StoredBytes, Viewer } from '../domain/ports.js';
 import type { CompiledFilter } from '../filtering/compiled-filter.js';
-import { spansUnder } from '../lib/tracing.js';
+import { spansUnder, tracingEnabled } from '../lib/tracing.js';
 
 export type SubscriptionMode = 'live' | 'catch-up';
 /**
@@ -15,6 +15,8 @@ export type EndReason = 'completed' | 'unsubscribed' | 'shutdown' | 'cancelled' 
 /** What a transport writes next: events in sequence order, after a gap notice when history is gone. */
 export interface Delivery {
   readonly events: StoredAuditEvent[];
+  /** Instead of events, when the transport asked for them: the log's stored bytes of each event (see readStoredBytes). */
+  readonly stored?: StoredBytes[] | undefined;
   readonly gap?: { readonly from: number; readonly to: number } | undefined;
 }
 
@@ -102,9 +104,12 @@ export class Subscription {
     this.signal();
   }
 
-  /** The next batch to write, or undefined when there is nothing to write now. */
-  take(max: number): Delivery | undefined {
-    const delivery = this.next(max);
+  /**
+   * The next batch to write, or undefined when there is nothing to write now. `storedBytes`: the
+   * transport sends events as the log stored them, so a batch read from the log may come as bytes.
+   */
+  take(max: number, storedBytes = false): Delivery | undefined {
+    const delivery = this.next(max, storedBytes);
     const viewer = this.opts.viewer;
     const presented = delivery && viewer ? { ...delivery, events: delivery.events.map((e) => viewer.present(e)) } : delivery;
     return presented && this.raise ? { ...presented, events: presented.events.map((e) => this.raised(e)) } : presented;
@@ -118,21 +123,36 @@ export class Subscription {
     return cursor === e.cursor ? e : { ...e, cursor };
   }
 
-  private next(max: number): Delivery | undefined {
+  private next(max: number, storedBytes: boolean): Delivery | undefined {
     this.tookFromQueue = this.queue.length > 0;
     if (this.tookFromQueue) return { events: this.queue.splice(0, max) };
     if (this.ending || this.mode === 'live') return undefined;
-    return this.readFromLog(max);
+    return storedBytes && this.readsStoredBytes() ? this.readStoredBytes(max) : this.readFromLog(max);
+  }
+
+  /**
+   * Whether a catch-up may send the log's bytes without decoding a single event: nothing to match
+   * (no filter, no visibility rule), nothing to present differently (no redaction, no raised
+   * cursor), no span to start per event (tracing off), and a log that keeps its events as bytes.
+   */
+  private readsStoredBytes(): boolean {
+    return this.filter.soleCriterion?.() === 'none' && !this.opts.viewer && !this.raise && !tracingEnabled()
+      && this.opts.log.readStoredBytesAfter !== undefined;
   }
 
   /** Records what the transport wrote. */
-  delivered(events: readonly StoredAuditEvent[]): void {
+  delivered(events: readonly StoredAuditEvent[] | readonly StoredBytes[]): void {
     const last = events.at(-1);
     if (!last) return;
     this.counters.delivered += events.length;
     this.lastDelivered = last.sequence;
-    this.opts.observer?.delivered(this.transport, events, this.tookFromQueue);
-    spansUnder('auditstream.deliver', events, (e) => ({ 'audit.sequence': e.sequence, 'audit.subscription_id': this.id, 'audit.transport': this.transport }))();
+    if ('bytes' in last) { // stored bytes: read back from the log, and never traced (see readsStoredBytes)
+      this.opts.observer?.delivered(this.transport, events.length, undefined);
+      return;
+    }
+    const decoded = events as readonly StoredAuditEvent[];
+    this.opts.observer?.delivered(this.transport, events.length, this.tookFromQueue ? decoded[0] : undefined);
+    spansUnder('auditstream.deliver', decoded, (e) => ({ 'audit.sequence': e.sequence, 'audit.subscription_id': this.id, 'audit.transport': this.transport }))();
   }
 
   /** Resolves when there may be something to take, when the subscription ends, or after `ms`. */
@@ -194,15 +214,31 @@ export class Subscription {
     wake?.();
   }
 
+  /** The gap to report before reading from the log, when retention removed events after the cursor. */
+  private gapBeforeRead(): Delivery['gap'] {
+    const first = this.opts.log.firstSequence();
+    if (this.cursor + 1 >= first) return undefined;
+    const gap = { from: this.cursor + 1, to: first - 1 };
+    this.counters.dropped += first - 1 - this.cursor;
+    this.cursor = first - 1;
+    return gap;
+  }
+
+  /** The match-all catch-up (see readsStoredBytes): the next stored events, as bytes. */
+  private readStoredBytes(max: number): Delivery {
+    const log = this.opts.log;
+    const gap = this.gapBeforeRead();
+    const stored = log.readStoredBytesAfter!(this.cursor, max);
+    const last = stored.at(-1);
+    if (last) this.cursor = last.sequence;
+    if (this.cursor >= log.lastSequence()) this.mode = 'live'; // same tick as the read, as in readFromLog
+    this.counters.matched += stored.length;
+    return { events: [], stored, gap };
+  }
+
   private readFromLog(max: number): Delivery {
     const log = this.opts.log;
-    let gap: Delivery['gap'];
-    const first = log.firstSequence();
-    if (this.cursor + 1 < first) {
-      gap = { from: this.cursor + 1, to: first - 1 };
-      this.counters.dropped += first - 1 - this.cursor;
-      this.cursor = first - 1;
-    }
+    const gap = this.gapBeforeRead();
     const events: StoredAuditEvent[] = [];
     for (let scanned = 0; events.length < max && scanned < max * SCAN_FACTOR; ) {
       const rows = log.readAfter(this.cursor, max);

@@ -9,6 +9,12 @@ export interface AppendResult {
   readonly duplicate: boolean;
 }
 
+/** A stored event as the log keeps it: its sequence and its audit.v1.AuditEvent bytes. */
+export interface StoredBytes {
+  readonly sequence: number;
+  readonly bytes: Uint8Array;
+}
+
 /**
  * The event log: the single source of truth that assigns sequences.
  *
@@ -24,6 +30,11 @@ export interface EventLog {
   append(events: readonly NewAuditEvent[]): Promise<AppendResult[]>;
   /** Up to `limit` events with sequence > afterSequence, in sequence order. */
   readAfter(afterSequence: number, limit: number): StoredAuditEvent[];
+  /**
+   * readAfter as the events' stored bytes (audit.v1.AuditEvent), not decoded: for a reader that sends
+   * every event as it is. Logs that do not keep events as bytes need not have it.
+   */
+  readStoredBytesAfter?(afterSequence: number, limit: number): StoredBytes[];
   /** The oldest sequence still stored; lastSequence() + 1 when the log is empty. */
   firstSequence(): number;
   /** The newest sequence stored; 0 when nothing was ever stored. */
@@ -97,8 +108,11 @@ export interface Clock {
 
 /** Told of every batch written to a subscriber, for delivery metrics. */
 export interface DeliveryObserver {
-  /** `live`: the batch was routed to the subscription as it was stored, not read back from the log (replay, catch-up). */
-  delivered(transport: string, events: readonly StoredAuditEvent[], live: boolean): void;
+  /**
+   * `count` events were written; `oldestLive` is the batch's oldest event when the batch was routed to
+   * the subscription as it was stored, undefined when it was read back from the log (replay, catch-up).
+   */
+  delivered(transport: string, count: number, oldestLive: StoredAuditEvent | undefined): void;
 }
 
 /**

@@ -62,10 +62,9 @@ export class DeliveryMetrics implements DeliveryObserver {
    * how fast the service delivers, and a mode="catch-up" series would sit in every sum() and
    * histogram_quantile() that forgets to exclude it. How much is replayed shows in deliveries_total.
    */
-  delivered(transport: string, events: readonly StoredAuditEvent[], live: boolean): void {
-    this.sends.inc({ transport }, events.length);
-    const oldest = events[0];
-    if (!live || !oldest) return;
+  delivered(transport: string, count: number, oldest: StoredAuditEvent | undefined): void {
+    this.sends.inc({ transport }, count);
+    if (!oldest) return;
     const slot = oldest.sequence % STORE_TIMES;
     const storedAt = this.storedSequence[slot] === oldest.sequence ? this.storedAt[slot] : undefined;
     const seconds = storedAt !== undefined

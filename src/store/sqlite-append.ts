@@ -2,9 +2,10 @@ import type Database from 'better-sqlite3';
 import stringify from 'safe-stable-stringify';
 import type { Metadata, NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult } from '../domain/ports.js';
+import { encodeDraft, placedEncoding, rememberEncoding } from '../contract/event-encoding.js';
 import { canonicalPrefix, canonicalSuffix, commit, sha256 } from './hash-chain.js';
 import { asBuffer } from '../lib/bytes.js';
-import { type EventRow, keyedBytesJson, ROW_HASH, ROW_PREVIOUS_HASH, rowToEvent } from './sqlite-schema.js';
+import { type ReadRow, rowToEvent } from './sqlite-schema.js';
 import type { ChainPoint, Statements } from './sqlite-statements.js';
 
 /**
@@ -15,22 +16,25 @@ import type { ChainPoint, Statements } from './sqlite-statements.js';
 export interface Draft {
   /** The event as the log will return it, less its place in the chain (kept by the accepting thread). */
   readonly event: Omit<StoredAuditEvent, 'sequence' | 'receivedAt' | 'previousHash' | 'hash'>;
-  /** What the writer needs (strings and numbers: cheap to hand to its thread). */
+  /** What the writer needs (strings, numbers and two byte arrays: cheap to hand to its thread). */
   readonly row: DraftRow;
 }
 
 /**
- * The row's columns id .. traceparent (table order), then salts, commitments, the timestamp's
- * nanoseconds below the millisecond, and the canonical encoding's prefix.
+ * The row's lookup columns id .. entity id (table order), the canonical encoding's prefix, and the
+ * protobuf encoding's parts before and after the event's place (see encodeDraft).
  */
 export type DraftRow = readonly [
   id: string, type: string, severity: number, timestamp: number, userId: string, entityType: string, entityId: string,
-  action: string, result: string, metadata: string, correlationId: string, source: string, traceparent: string,
-  salts: string, commitments: string, timestampSubMsNanos: number, canonicalPrefix: string,
+  canonicalPrefix: string, encodedHead: Uint8Array, encodedTail: Uint8Array,
 ];
 
+const DRAFT_HEAD = 8;
+const DRAFT_TAIL = 9;
+
 export function draftEvent(e: NewAuditEvent): Draft {
-  // The same serializer the hash uses, so parsing it back re-encodes to the hashed bytes.
+  // Metadata as JSON values, keys sorted (the serializer the commitments use): what the stored
+  // bytes' Struct holds and gives back, so the event read back is the event committed and hashed.
   const metadataJson = stringify(e.metadata) ?? '{}';
   const subMsNanos = e.timestampSubMsNanos ?? 0;
   const normalized: NewAuditEvent = {
@@ -41,20 +45,17 @@ export function draftEvent(e: NewAuditEvent): Draft {
   };
   const { metadataSalts, metadataCommitments } = commit(normalized);
   const event = { ...normalized, metadataSalts, metadataCommitments };
+  const { head, tail } = encodeDraft(event);
   return {
     event,
-    row: [
-      e.id, e.type, e.severity, event.timestamp.getTime(), e.userId, e.entityType, e.entityId, e.action, e.result, metadataJson,
-      e.correlationId, e.source, e.traceparent, keyedBytesJson(metadataSalts), keyedBytesJson(metadataCommitments),
-      subMsNanos, canonicalPrefix(event),
-    ],
+    row: [e.id, e.type, e.severity, event.timestamp.getTime(), e.userId, e.entityType, e.entityId, canonicalPrefix(event), head, tail],
   };
 }
 
 /** What the writer says of each draft: its place in the chain, or the stored original of its id. */
 export type Placed =
   | { readonly sequence: number; readonly previousHash: Uint8Array; readonly hash: Uint8Array }
-  | { readonly original: EventRow }
+  | { readonly original: ReadRow }
   | { readonly sameAs: number };
 
 export interface Committed {
@@ -75,8 +76,7 @@ export function appendTransaction(db: Database.Database, s: Statements) {
     const inBatch = new Map<string, number>();
     const placed: Placed[] = [];
     for (const [i, row] of batch.entries()) {
-      const [id, type, severity, timestamp, userId, entityType, entityId, action, result, metadata, correlationId, source,
-        traceparent, salts, commitments, subMsNanos, prefix] = row;
+      const [id, type, severity, timestamp, userId, entityType, entityId, prefix, head, tail] = row;
       const earlier = inBatch.get(id);
       if (earlier !== undefined) {
         placed.push({ sameAs: earlier });
@@ -90,8 +90,8 @@ export function appendTransaction(db: Database.Database, s: Statements) {
       sequence += 1;
       const previousHash = hash;
       hash = sha256(prefix + canonicalSuffix(sequence, receivedAtIso, previousHash));
-      s.insert.run(sequence, id, type, severity, timestamp, userId, entityType, entityId, action, result, metadata, correlationId,
-        source, traceparent, receivedAtMs, previousHash, hash, salts, commitments, subMsNanos);
+      const encoded = placedEncoding({ head, tail }, sequence, receivedAtMs, previousHash, hash);
+      s.insert.run(sequence, id, type, severity, timestamp, userId, entityType, entityId, receivedAtMs, hash, encoded.toString('base64'));
       inBatch.set(id, i);
       placed.push({ sequence, previousHash, hash });
     }
@@ -105,19 +105,15 @@ export function appendResults(drafts: readonly Draft[], placed: readonly Placed[
   const results: AppendResult[] = [];
   for (const [i, p] of placed.entries()) {
     if ('sameAs' in p) results.push({ event: results[p.sameAs]!.event, duplicate: true });
-    else if ('original' in p) results.push({ event: rowToEvent(withBuffers(p.original)), duplicate: true });
+    else if ('original' in p) results.push({ event: rowToEvent(p.original), duplicate: true });
     else {
       const { sequence, previousHash, hash } = p;
-      results.push({ event: { ...drafts[i]!.event, sequence, receivedAt, previousHash: asBuffer(previousHash), hash: asBuffer(hash) }, duplicate: false });
+      const draft = drafts[i]!;
+      const event = { ...draft.event, sequence, receivedAt, previousHash: asBuffer(previousHash), hash: asBuffer(hash) };
+      // The bytes the writer stored, made again here rather than sent back across the thread.
+      rememberEncoding(event, placedEncoding({ head: draft.row[DRAFT_HEAD], tail: draft.row[DRAFT_TAIL] }, sequence, receivedAt.getTime(), previousHash, hash));
+      results.push({ event, duplicate: false });
     }
   }
   return results;
-}
-
-/** A row that crossed a thread has Uint8Arrays where SQLite gave Buffers: Buffers again, no copy. */
-function withBuffers(row: EventRow): EventRow {
-  const copy = [...row] as EventRow;
-  copy[ROW_PREVIOUS_HASH] = asBuffer(row[ROW_PREVIOUS_HASH]);
-  copy[ROW_HASH] = asBuffer(row[ROW_HASH]);
-  return copy;
 }

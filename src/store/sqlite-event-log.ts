@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { availableParallelism } from 'node:os';
+import { encodedEvent } from '../contract/event-encoding.js';
 import { AppError } from '../domain/errors.js';
 import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
-import type { AppendResult, Clock, EventLog } from '../domain/ports.js';
+import type { AppendResult, Clock, EventLog, StoredBytes } from '../domain/ports.js';
 import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/erasure.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
 import { appendResults, appendTransaction, draftEvent } from './sqlite-append.js';
@@ -13,7 +14,7 @@ import { retentionTransaction, type RetentionOptions, validateRetention } from '
 import { SqliteWriter } from './sqlite-writer.js';
 import { eraseRows } from './sqlite-erasure.js';
 import { runHistoryQuery, type SqlParam, TimeRanges } from './sqlite-query.js';
-import { type EventRow, rowToEvent, SCHEMA_VERSION } from './sqlite-schema.js';
+import { type ReadRow, rowToEvent, SCHEMA_VERSION } from './sqlite-schema.js';
 import { migrate } from './sqlite-migration.js';
 import { describeFailure, openDatabase } from './sqlite-open.js';
 import { type ChainPoint, headOf, prepareStatements, type Statements } from './sqlite-statements.js';
@@ -87,7 +88,7 @@ export class SqliteEventLog implements EventLog {
   private readonly verifyEventsPerThread: number;
   private readonly time: TimeRanges;
   /** Prepared history-query statements by SQL text (the text depends only on the query's shape). */
-  private readonly queryCache = new LRUCache<string, Database.Statement<SqlParam[], EventRow>>({ max: QUERY_CACHE_SIZE });
+  private readonly queryCache = new LRUCache<string, Database.Statement<SqlParam[], ReadRow>>({ max: QUERY_CACHE_SIZE });
   private readonly path: string;
   private probeBytes = PROBE_BYTES;
   /** Why writing failed last, until a write succeeds. */
@@ -179,6 +180,13 @@ export class SqliteEventLog implements EventLog {
     if (!(limit > 0)) return [];
     return this.recent.after(afterSequence, Math.floor(limit), this.last.sequence)
       ?? this.s.readAfter.all(afterSequence, Math.floor(limit)).map(rowToEvent);
+  }
+
+  readStoredBytesAfter(afterSequence: number, limit: number): StoredBytes[] {
+    if (!(limit > 0)) return [];
+    const recent = this.recent.after(afterSequence, Math.floor(limit), this.last.sequence);
+    if (recent) return recent.map((e) => ({ sequence: e.sequence, bytes: encodedEvent(e) }));
+    return this.s.readAfter.all(afterSequence, Math.floor(limit)).map(([sequence, base64]) => ({ sequence, bytes: Buffer.from(base64, 'base64') }));
   }
 
   readStored(sequence: number): StoredAuditEvent | undefined {
@@ -314,10 +322,10 @@ export class SqliteEventLog implements EventLog {
     return `${code}: ${message} (${this.path})`;
   }
 
-  private prepareQuery(sql: string): Database.Statement<SqlParam[], EventRow> {
+  private prepareQuery(sql: string): Database.Statement<SqlParam[], ReadRow> {
     let stmt = this.queryCache.get(sql);
     if (!stmt) {
-      stmt = this.db.prepare<SqlParam[], EventRow>(sql).raw(true);
+      stmt = this.db.prepare<SqlParam[], ReadRow>(sql).raw(true);
       this.queryCache.set(sql, stmt);
     }
     return stmt;

@@ -3,7 +3,9 @@ import type Database from 'better-sqlite3';
 import stringify from 'safe-stable-stringify';
 import type { StoredAuditEvent } from '../domain/event.js';
 import { sealEvent } from './hash-chain.js';
-import { DDL, type EventRow, keyedBytesJson, rowToEvent, SCHEMA_VERSION } from './sqlite-schema.js';
+import { encodeStoredEvent } from '../contract/event-encoding.js';
+import { keyedBytesJson, LEGACY_COLUMNS, type LegacyRow, legacyRowToEvent } from './sqlite-legacy-rows.js';
+import { DDL, EVENT_COLUMNS, type EventRow, SCHEMA_VERSION } from './sqlite-schema.js';
 
 /** Rows re-sealed per statement while upgrading (bounded memory on any log size). */
 const CHUNK = 1000;
@@ -22,9 +24,36 @@ export function migrate(db: Database.Database): void {
     // Schema 3: the event's nanoseconds below the millisecond; rows written before had none (0), and a
     // timestamp without them hashes as it always did (see rfc3339), so their chain is untouched.
     if (version === 1 || version === 2) db.exec('ALTER TABLE events ADD COLUMN timestamp_sub_ms_nanos INTEGER NOT NULL DEFAULT 0');
+    if (version >= 1 && version <= 3) storeAsEncoded(db);
     db.exec(DDL);
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
+}
+
+/**
+ * Schema 4: each event is kept as its protobuf bytes beside the columns lookups need (see DDL). The
+ * table is rebuilt in sequence order, each row's bytes made from its columns: the bytes the server
+ * sent for it before. Hashes are untouched (they cover the same fields). Runs in the upgrade's
+ * transaction, once: about half a minute per million events on a small machine.
+ */
+function storeAsEncoded(db: Database.Database): void {
+  db.exec(`ALTER TABLE events RENAME TO events_before_v4;
+           DROP INDEX IF EXISTS events_type_timestamp;
+           DROP INDEX IF EXISTS events_timestamp;
+           DROP INDEX IF EXISTS events_entity_sequence;
+           DROP INDEX IF EXISTS events_user_sequence;`);
+  db.exec(DDL);
+  const page = db.prepare<[number, number], LegacyRow>(
+    `SELECT ${LEGACY_COLUMNS} FROM events_before_v4 WHERE sequence > ? ORDER BY sequence LIMIT ?`).raw(true);
+  const insert = db.prepare<EventRow>(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (${EVENT_COLUMNS.split(', ').map(() => '?').join(', ')})`);
+  for (let rows = page.all(0, CHUNK); rows.length > 0; rows = page.all(rows.at(-1)![0], CHUNK)) {
+    for (const row of rows) {
+      const e = legacyRowToEvent(row);
+      insert.run(e.sequence, e.id, e.type, e.severity, e.timestamp.getTime(), e.userId, e.entityType, e.entityId,
+        e.receivedAt.getTime(), e.hash as Buffer, encodeStoredEvent(e).toString('base64'));
+    }
+  }
+  db.exec('DROP TABLE events_before_v4');
 }
 
 /** Schema 1's hash: metadata entered the chain in clear (so a masked copy's hash allowed a search). */
@@ -49,7 +78,7 @@ function upgradeFromV1(db: Database.Database): void {
            ALTER TABLE events ADD COLUMN commitments TEXT NOT NULL DEFAULT '{}'`);
   const meta = db.prepare<[string], { sequence: number; hash: Buffer }>('SELECT sequence, hash FROM meta WHERE key = ?');
   const anchor = meta.get('anchor')!;
-  const page = db.prepare<[number, number], EventRow>(
+  const page = db.prepare<[number, number], LegacyRow>(
     `SELECT sequence, id, type, severity, timestamp, user_id, entity_type, entity_id, action, result, metadata,
             correlation_id, source, traceparent, received_at, previous_hash, hash, '{}', '{}', 0
        FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`).raw(true);
@@ -58,7 +87,7 @@ function upgradeFromV1(db: Database.Database): void {
   let expected = { sequence: anchor.sequence + 1, oldHash: anchor.hash, newHash: anchor.hash };
   for (let rows = page.all(anchor.sequence, CHUNK); rows.length > 0; rows = page.all(expected.sequence - 1, CHUNK)) {
     for (const row of rows) {
-      const old = rowToEvent(row);
+      const old = legacyRowToEvent(row);
       const broken = old.sequence !== expected.sequence ? `sequence ${expected.sequence} is missing`
         : !v1Hash(old).equals(old.hash) ? `sequence ${old.sequence} does not reproduce its hash`
         : !expected.oldHash.equals(old.previousHash) ? `sequence ${old.sequence} does not link to the one before` : undefined;

@@ -1,7 +1,7 @@
 import type { StoredAuditEvent } from '../domain/event.js';
 import { allowedTypes } from '../domain/filter.js';
 import type { HistoryPage, HistoryQuery } from '../domain/history.js';
-import { EVENT_COLUMNS, type EventRow, ROW_SEQUENCE, rowToEvent } from './sqlite-schema.js';
+import { READ_COLUMNS, type ReadRow, rowToEvent } from './sqlite-schema.js';
 import type { Statements } from './sqlite-statements.js';
 
 export type SqlParam = string | number;
@@ -20,7 +20,7 @@ export interface TimePlan {
 }
 
 /** Runs one parameterised SELECT of event rows (raw mode: arrays in column order). */
-export type RowFetcher = (sql: string, params: readonly SqlParam[]) => EventRow[];
+export type RowFetcher = (sql: string, params: readonly SqlParam[]) => ReadRow[];
 
 /** Rows fetched per round while a predicate filters in JS. */
 const MIN_CHUNK = 500;
@@ -84,7 +84,7 @@ export function buildSelect(
     params.push(afterSequence);
   }
   const sql =
-    `SELECT ${EVENT_COLUMNS} FROM events` +
+    `SELECT ${READ_COLUMNS} FROM events` +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY sequence ${q.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`;
   params.push(limit);
@@ -121,7 +121,7 @@ export function runHistoryQuery(q: HistoryQuery, fetch: RowFetcher, plan?: TimeP
         }
       }
       if (matches.length === wanted || rows.length < chunk) break;
-      after = rows.at(-1)?.[ROW_SEQUENCE];
+      after = rows.at(-1)?.[0];
     }
   }
 

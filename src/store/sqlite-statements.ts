@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { EVENT_COLUMNS, type EventRow } from './sqlite-schema.js';
+import { EVENT_COLUMNS, type EventRow, READ_COLUMNS, type ReadRow } from './sqlite-schema.js';
 
 /** A position in the hash chain. */
 export interface ChainPoint {
@@ -20,12 +20,12 @@ export function headOf(s: Statements): ChainPoint {
 export function prepareStatements(db: Database.Database) {
   const cols = EVENT_COLUMNS;
   const placeholders = EVENT_COLUMNS.split(', ').map(() => '?').join(', ');
-  // Statements returning event rows are raw: arrays in column order (see EventRow).
+  // Statements returning event rows are raw: arrays in column order (see EventRow, ReadRow).
   return {
     insert: db.prepare<EventRow>(`INSERT INTO events (${cols}) VALUES (${placeholders})`),
-    byId: db.prepare<[string], EventRow>(`SELECT ${cols} FROM events WHERE id = ?`).raw(true),
+    byId: db.prepare<[string], ReadRow>(`SELECT ${READ_COLUMNS} FROM events WHERE id = ?`).raw(true),
     readAfter: db
-      .prepare<[number, number], EventRow>(`SELECT ${cols} FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`)
+      .prepare<[number, number], ReadRow>(`SELECT ${READ_COLUMNS} FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`)
       .raw(true),
     range: db
       .prepare<[number, number], EventRow>(

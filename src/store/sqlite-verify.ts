@@ -1,6 +1,8 @@
 import type { ChainVerification } from '../domain/history.js';
 import { verifiesItself } from './hash-chain.js';
-import { type EventRow, ROW_HASH, ROW_PREVIOUS_HASH, ROW_SEQUENCE, rowToEvent } from './sqlite-schema.js';
+import { decodeStoredEvent } from '../contract/event-decoding.js';
+import type { StoredAuditEvent } from '../domain/event.js';
+import { columnsAgree, type EventRow, ROW_ENCODED, ROW_HASH } from './sqlite-schema.js';
 import type { Statements } from './sqlite-statements.js';
 import type { VerifyJob, VerifyReply } from './sqlite-verify-thread.js';
 import { startThread } from './thread.js';
@@ -27,11 +29,11 @@ export function walkChain(s: Statements, newest: number, fromSequence?: number, 
     first === anchor.sequence + 1 ? anchor.hash : s.hashAt.get(first - 1)?.hash;
   let expectedSequence = first;
   for (const row of s.range.iterate(first, last)) {
-    const sequence = row[ROW_SEQUENCE];
+    const sequence = row[0];
     if (sequence !== expectedSequence) return result({ sequence: expectedSequence, kind: 'missing_sequence' });
-    if (!hashMatches(row)) return result({ sequence, kind: 'hash_mismatch' });
-    const previous = row[ROW_PREVIOUS_HASH];
-    if (expectedPrevious !== undefined && !(Buffer.isBuffer(previous) && expectedPrevious.equals(previous))) {
+    const event = verifiedEvent(row);
+    if (!event) return result({ sequence, kind: 'hash_mismatch' });
+    if (expectedPrevious !== undefined && !expectedPrevious.equals(event.previousHash)) {
       return result({ sequence, kind: 'previous_hash_mismatch' });
     }
     expectedPrevious = row[ROW_HASH];
@@ -42,13 +44,16 @@ export function walkChain(s: Statements, newest: number, fromSequence?: number, 
   return result();
 }
 
-/** False for any row that does not reproduce its hash, including rows too damaged to decode. */
-function hashMatches(row: EventRow): boolean {
+/**
+ * The row's event when its stored bytes reproduce its hash and open its commitments and its lookup
+ * columns agree with them; undefined for any other row, including rows too damaged to decode.
+ */
+function verifiedEvent(row: EventRow): StoredAuditEvent | undefined {
   try {
-    const hash = row[ROW_HASH];
-    return Buffer.isBuffer(hash) && verifiesItself(rowToEvent(row));
+    const event = decodeStoredEvent(Buffer.from(row[ROW_ENCODED], 'base64'));
+    return columnsAgree(row, event) && verifiesItself(event) ? event : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

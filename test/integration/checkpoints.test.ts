@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import type { GetCheckpointResponse, VerifyChainResponse } from '../../generated/audit/v1/audit_service.js';
 import { checkpointFromJson, checkpointSignedBy, checkpointToJson } from '../../src/domain/checkpoint.js';
 import { sealEvent } from '../../src/store/hash-chain.js';
-import { EVENT_COLUMNS, type EventRow, rowToEvent } from '../../src/store/sqlite-schema.js';
+import { editStored } from '../support/tamper.js';
 import { makeEvent, startServer, StreamReader, waitFor, type TestServer } from '../support/server.js';
 import { KafkaTestBroker } from '../support/kafka-broker/index.js';
 import { consume, fastKafka } from '../support/kafka-sink.js';
@@ -90,13 +90,11 @@ test('a chain rewritten from row N passes VerifyChain\'s own checks but not the 
   const cp = await checkpointAt(server, 30);
   // Another writer edits event 12 and re-seals every hash from there, as an attacker with the file would.
   const raw = new Database(db);
-  const rows = raw.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE sequence >= 12 ORDER BY sequence`).raw(true).all() as EventRow[];
+  const newest = (raw.prepare('SELECT max(sequence) AS n FROM events').get() as { n: number }).n;
   let previous = (raw.prepare('SELECT hash FROM events WHERE sequence = 11').get() as { hash: Buffer }).hash;
-  for (const row of rows) {
-    const e = rowToEvent(row);
-    const forged = sealEvent({ ...e, action: e.sequence === 12 ? 'forged' : e.action, metadataSalts: e.metadataSalts }, e.sequence, e.receivedAt, previous);
-    raw.prepare('UPDATE events SET action = ?, previous_hash = ?, hash = ? WHERE sequence = ?')
-      .run(forged.action, Buffer.from(forged.previousHash), Buffer.from(forged.hash), e.sequence);
+  for (let sequence = 12; sequence <= newest; sequence++) {
+    const forged = editStored(raw, sequence, (e) =>
+      sealEvent({ ...e, action: e.sequence === 12 ? 'forged' : e.action, metadataSalts: e.metadataSalts }, e.sequence, e.receivedAt, previous));
     previous = Buffer.from(forged.hash);
   }
   raw.prepare("UPDATE meta SET hash = ? WHERE key = 'last'").run(previous);

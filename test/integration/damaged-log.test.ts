@@ -61,8 +61,10 @@ test('a damaged page is refused at start (quick_check), VerifyChain says DATA_LO
 test('16 changed bytes inside an event are a hash mismatch, by VerifyChain and verify --offline', async () => {
   const file = await logFile(1000);
   const bytes = fs.readFileSync(file);
-  const at = bytes.indexOf(Buffer.from('n'.repeat(50)), bytes.length / 2);
-  bytes.write('X'.repeat(16), at + 10, 'latin1');
+  // The note's 50 n's inside an event's stored bytes, which the file holds as base64 ('nnn' is 'bm5u').
+  const at = bytes.indexOf(Buffer.from('bm5u'.repeat(10)), bytes.length / 2);
+  assert.ok(at > 0, 'an event\'s stored bytes found in the file');
+  bytes.write('X'.repeat(16), at + 8, 'latin1');
   fs.writeFileSync(file, bytes);
   const log = new SqliteEventLog({ path: file, clock, readOnly: true });
   const result = log.verifyChain();

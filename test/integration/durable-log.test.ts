@@ -5,6 +5,7 @@ import { test } from '@jest/globals';
 import { QueryOrder } from '../../generated/audit/v1/audit_service.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { queryPage } from '../support/history.js';
+import { editStored } from '../support/tamper.js';
 import { filterOf, makeEvent, publish, StreamReader, withServer } from '../support/server.js';
 import { toTimestamp } from '../../src/contract/time-mapping.js';
 import type { Timestamp } from '../../generated/google/protobuf/timestamp.js';
@@ -77,7 +78,7 @@ test('tampering with a stored row is found by VerifyChain', () =>
       server.client.verifyChain({ fromSequence: 0, toSequence: 0 }, (err, res) => (err ? reject(err) : resolve(res))));
     assert.deepEqual(await verify(), { ok: true, checked: 20, firstSequence: 1, lastSequence: 20, firstBreak: undefined });
     const db = new Database(server.app.config.storage.path);
-    db.prepare("UPDATE events SET action = 'forged' WHERE sequence = 12").run();
+    editStored(db, 12, (e) => ({ ...e, action: 'forged' }));
     db.close();
     const broken = await verify();
     assert.equal(broken.ok, false);

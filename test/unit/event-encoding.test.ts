@@ -2,7 +2,8 @@ import assert from '../support/assert.js';
 import { test } from '@jest/globals';
 import fc from 'fast-check';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
-import { encodeStoredEvent } from '../../src/contract/event-encoding.js';
+import { decodeStoredEvent } from '../../src/contract/event-decoding.js';
+import { encodeDraft, encodeStoredEvent, placedEncoding } from '../../src/contract/event-encoding.js';
 import { toProtoEvent } from '../../src/contract/event-mapping.js';
 import { EVENT_TYPES, RESULTS, type Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
@@ -41,3 +42,49 @@ test('a large event (metadata of 100 KB) encodes the same way', () => {
   const big = { ...e, metadata: { blob: 'y'.repeat(100_000), list: Array.from({ length: 5_000 }, (_, i) => i) } };
   assert.deepEqual(encodeStoredEvent(big), Buffer.from(AuditEvent.encode(toProtoEvent(big)).finish()));
 });
+
+test('the encoding made at ingest, before the event has a place, is the stored event\'s once the place is put in', () => {
+  fc.assert(fc.property(storedEvent, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (e, sequence) => {
+    const stored = { ...e, sequence, receivedAt: new Date(e.receivedAt.getTime()), cursor: undefined };
+    const placed = placedEncoding(encodeDraft(stored), sequence, stored.receivedAt.getTime(), stored.previousHash, stored.hash);
+    assert.deepEqual(placed, encodeStoredEvent(stored));
+  }), { numRuns: 1_000 });
+});
+
+/**
+ * Metadata as the log stores it: JSON values (what JSON.parse(canonical JSON) gives back), no `__proto__`
+ * key; strings well formed, as ingest requires (a lone surrogate has no UTF-8 form).
+ */
+/** No lone surrogate: the text survives UTF-8. */
+const wellFormedText = (t: string): boolean => Buffer.from(t, 'utf8').toString('utf8') === t;
+const wellFormed = (v: unknown): boolean => (typeof v === 'string' ? wellFormedText(v)
+  : typeof v === 'object' && v !== null ? Object.entries(v).every(([k, x]) => wellFormedText(k) && wellFormed(x)) : true);
+const storedMetadata = json.object.filter(wellFormed).map((m) => JSON.parse(JSON.stringify(m, (k, v: unknown) => (k === '__proto__' ? undefined : v))) as Record<string, unknown>);
+
+test('stored bytes decode back to the event they were made of', () => {
+  const event = fc.record({ e: storedEvent, metadata: storedMetadata, sequence: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) })
+    .filter(({ e }) => [e.id, e.userId, e.entityType, e.entityId, e.action, e.correlationId, e.source, e.traceparent, ...Object.keys(e.metadataSalts), ...Object.keys(e.metadataCommitments)].every(wellFormedText))
+    .map(({ e: { cursor: _cursor, ...e }, metadata, sequence }) => ({ ...e, metadata, sequence, previousHash: Buffer.from(e.previousHash), hash: Buffer.from(e.hash) }));
+  fc.assert(fc.property(event, (e) => {
+    const decoded = decodeStoredEvent(encodeStoredEvent(e));
+    assert.deepEqual({ ...decoded, metadataSalts: { ...decoded.metadataSalts }, metadataCommitments: { ...decoded.metadataCommitments } },
+      { ...e, metadataSalts: plain(e.metadataSalts), metadataCommitments: plain(e.metadataCommitments) });
+  }), { numRuns: 2_000 });
+});
+
+test('stored bytes that encodeStoredEvent does not make are refused, not guessed at', () => {
+  const e = fc.sample(storedEvent, { numRuns: 1, seed: 3 })[0]!;
+  const good = encodeStoredEvent({ ...e, metadata: {}, cursor: undefined });
+  assert.throws(() => decodeStoredEvent(good.subarray(0, good.length - 1)), /stored event/);
+  assert.throws(() => decodeStoredEvent(Buffer.concat([good, Buffer.from([21 << 3, 1])])), /unknown field 21/);
+  assert.throws(() => decodeStoredEvent(Buffer.concat([good, Buffer.from([(2 << 3) | 0, 0x7f])])), /unknown event type 127/);
+  const proto = Buffer.from(AuditEvent.encode({ ...AuditEvent.fromPartial({}), metadata: undefined }).finish());
+  assert.throws(() => decodeStoredEvent(proto), /cursor "" is not its sequence 0/);
+  assert.throws(() => decodeStoredEvent(encodeStoredEvent({ ...e, metadata: {}, sequence: 7, cursor: '8' })), /cursor "8" is not its sequence 7/);
+  const typeless = Buffer.from(AuditEvent.encode({ ...AuditEvent.fromPartial({ sequence: 3, cursor: '3' }), metadata: undefined }).finish());
+  assert.throws(() => decodeStoredEvent(typeless), /unknown event type 0/);
+});
+
+function plain(bytes: Record<string, Uint8Array>): Record<string, Buffer> {
+  return Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, Buffer.from(v)]));
+}

@@ -10,6 +10,7 @@ import type { Clock } from '../../src/domain/ports.js';
 import { computeHash } from '../../src/store/hash-chain.js';
 import { SqliteEventLog, type SqliteEventLogOptions } from '../../src/store/sqlite-event-log.js';
 import { MINUTE, newEvent, T0 } from '../support/events.js';
+import { editStored } from '../support/tamper.js';
 
 
 class FakeClock implements Clock {
@@ -175,7 +176,7 @@ describe('verifyChain', () => {
 
   test('an UPDATE of a field is a hash mismatch at that sequence', async () => {
     const { log, raw } = await filled(10);
-    raw.prepare("UPDATE events SET action = 'tampered' WHERE sequence = 6").run();
+    editStored(raw, 6, (e) => ({ ...e, action: 'tampered' }));
     assert.deepEqual(log.verifyChain(), {
       ok: false,
       checked: 5,
@@ -183,7 +184,7 @@ describe('verifyChain', () => {
       lastSequence: 10,
       firstBreak: { sequence: 6, kind: 'hash_mismatch' },
     });
-    raw.prepare("UPDATE events SET metadata = '{not json' WHERE sequence = 3").run();
+    raw.prepare("UPDATE events SET encoded = 'CgX//w==' WHERE sequence = 3").run(); // bytes that do not decode
     assert.deepEqual(log.verifyChain().firstBreak, { sequence: 3, kind: 'hash_mismatch' });
     raw.close();
     await log.close();
@@ -191,9 +192,21 @@ describe('verifyChain', () => {
 
   test('a row rewritten with a consistent hash breaks the link to the next one', async () => {
     const { log, raw } = await filled(10);
-    const forged = { ...log.readAfter(4, 1)[0], action: 'forged' };
-    raw.prepare('UPDATE events SET action = ?, hash = ? WHERE sequence = 5').run('forged', computeHash(forged));
+    editStored(raw, 5, (e) => {
+      const forged = { ...e, action: 'forged' };
+      return { ...forged, hash: computeHash(forged) };
+    });
     assert.deepEqual(log.verifyChain().firstBreak, { sequence: 6, kind: 'previous_hash_mismatch' });
+    raw.close();
+    await log.close();
+  });
+
+  test('a lookup column that no longer says what the stored bytes say breaks where it stands', async () => {
+    const { log, raw } = await filled(10);
+    raw.prepare("UPDATE events SET user_id = 'mallory' WHERE sequence = 5").run();
+    assert.deepEqual(log.verifyChain().firstBreak, { sequence: 5, kind: 'hash_mismatch' });
+    raw.prepare("UPDATE events SET user_id = (SELECT user_id FROM events WHERE sequence = 4), entity_id = 'elsewhere' WHERE sequence = 5").run();
+    assert.deepEqual(log.verifyChain().firstBreak, { sequence: 5, kind: 'hash_mismatch' });
     raw.close();
     await log.close();
   });
@@ -206,11 +219,11 @@ describe('verifyChain', () => {
     assert.deepEqual(await log.verifyChainOffThread(4, 33), { ok: true, checked: 30, firstSequence: 4, lastSequence: 33 });
     const raw = new Database(file);
     // Two to four threads of at least 10 events each: breaks inside a later range, at the start of one, in the first.
-    raw.prepare("UPDATE events SET action = 'tampered' WHERE sequence = 35").run();
+    editStored(raw, 35, (e) => ({ ...e, action: 'tampered' }));
     assert.deepEqual(await log.verifyChainOffThread(), log.verifyChain());
     raw.prepare('DELETE FROM events WHERE sequence = 21').run();
     assert.deepEqual(await log.verifyChainOffThread(), { ok: false, checked: 20, firstSequence: 1, lastSequence: 40, firstBreak: { sequence: 21, kind: 'missing_sequence' } });
-    raw.prepare("UPDATE events SET action = 'tampered' WHERE sequence = 14").run();
+    editStored(raw, 14, (e) => ({ ...e, action: 'tampered' }));
     assert.deepEqual(await log.verifyChainOffThread(), { ok: false, checked: 13, firstSequence: 1, lastSequence: 40, firstBreak: { sequence: 14, kind: 'hash_mismatch' } });
     raw.close();
     await log.close();

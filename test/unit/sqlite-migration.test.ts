@@ -4,8 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from '@jest/globals';
 import Database from 'better-sqlite3';
+import { AuditEvent } from '../../generated/audit/v1/event.js';
+import { encodeStoredEvent } from '../../src/contract/event-encoding.js';
 import { computeHash } from '../../src/store/hash-chain.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
+import { editStored } from '../support/tamper.js';
 
 /**
  * test/fixtures/v1-log.db was written by the schema 1 code (commit 4fa3775): 8 events whose metadata
@@ -51,7 +54,7 @@ test('a schema 1 log whose chain is broken is refused, not laundered into a vali
   const raw = new Database(file);
   raw.prepare("UPDATE events SET metadata = json_set(metadata, '$.note', 'forged') WHERE sequence = 6").run();
   raw.close();
-  assert.throws(() => new SqliteEventLog({ path: file, clock }), /cannot upgrade the event log to schema 3: its chain is broken \(sequence 6 does not reproduce its hash\)/);
+  assert.throws(() => new SqliteEventLog({ path: file, clock }), /cannot upgrade the event log to schema 4: its chain is broken \(sequence 6 does not reproduce its hash\)/);
   const untouched = new Database(file, { readonly: true });
   assert.equal(untouched.pragma('user_version', { simple: true }), 1, 'the failed upgrade left the file as it was');
   untouched.close();
@@ -80,11 +83,50 @@ test('a schema 2 log gains the sub-millisecond column: its hashes are untouched,
   assert.deepEqual(again.verifyChain(), { ok: true, checked: 5, firstSequence: 1, lastSequence: 5 });
   await again.close();
   const raw = new Database(file);
-  assert.equal(raw.pragma('user_version', { simple: true }), 3);
+  assert.equal(raw.pragma('user_version', { simple: true }), 4);
   // The nanoseconds are in the chain: changing them is tampering.
-  raw.prepare('UPDATE events SET timestamp_sub_ms_nanos = 456788 WHERE sequence = 5').run();
+  editStored(raw, 5, (e) => ({ ...e, timestampSubMsNanos: 456_788 }));
   raw.close();
   const tampered = new SqliteEventLog({ path: file, clock });
   assert.equal(tampered.verifyChain().ok, false);
+  await tampered.close();
+});
+
+/**
+ * test/fixtures/v3-log.db was written by the schema 3 code (commit 6d9fd4c): 3 events (nested and
+ * non-ASCII metadata, none, nanoseconds below the millisecond), before events kept their encoding.
+ */
+test('a schema 3 log is rebuilt to keep each event as its protobuf bytes: hashes untouched, the bytes are what was sent for the event, and verification covers them', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-v3-')), 'log.db');
+  fs.copyFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'v3-log.db'), file);
+  const before = new Database(file, { readonly: true });
+  const oldHashes = (before.prepare('SELECT hash FROM events ORDER BY sequence').all() as Array<{ hash: Buffer }>).map((r) => r.hash.toString('hex'));
+  before.close();
+  const log = new SqliteEventLog({ path: file, clock });
+  assert.deepEqual(log.verifyChain(), { ok: true, checked: 3, firstSequence: 1, lastSequence: 3 });
+  const events = log.readAfter(0, 100);
+  assert.deepEqual(events.map((e) => Buffer.from(e.hash).toString('hex')), oldHashes, 'rows written before keep their hashes');
+  const [next] = await log.append([{ ...events[0]!, id: '00000000-0000-4000-8000-000000000099', metadataSalts: undefined }]);
+  await log.close();
+
+  const raw = new Database(file);
+  assert.equal(raw.pragma('user_version', { simple: true }), 4);
+  const stored = (raw.prepare('SELECT encoded FROM events ORDER BY sequence').all() as Array<{ encoded: string }>).map((r) => Buffer.from(r.encoded, 'base64'));
+  const columns = (raw.prepare("SELECT name FROM pragma_table_info('events')").all() as Array<{ name: string }>).map((c) => c.name);
+  assert.deepEqual(columns, ['sequence', 'id', 'type', 'severity', 'timestamp', 'user_id', 'entity_type', 'entity_id', 'received_at', 'hash', 'encoded']);
+  const indexes = (raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
+  assert.deepEqual(indexes, ['events_entity_sequence', 'events_timestamp', 'events_type_timestamp', 'events_user_sequence']);
+  assert.equal((raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'events_before%'").get() as { n: number }).n, 0, 'the old table is gone');
+  assert.equal(stored.length, 4);
+  [...events, next!.event].forEach((e, i) => {
+    assert.ok(stored[i]!.equals(encodeStoredEvent(e)), `sequence ${e.sequence} is stored as the bytes it is sent as`);
+    assert.equal(AuditEvent.decode(stored[i]!).sequence, e.sequence);
+  });
+  assert.deepEqual(AuditEvent.decode(stored[0]!).metadata, { ip: '10.0.0.1', nested: { a: [1, 'x', null, true], b: 2 } });
+  // The stored bytes are what subscribers get: bytes that are not the hashed event's are tampering.
+  raw.prepare('UPDATE events SET encoded = ? WHERE sequence = 2').run(encodeStoredEvent({ ...events[1]!, action: 'forged' }).toString('base64'));
+  raw.close();
+  const tampered = new SqliteEventLog({ path: file, clock });
+  assert.deepEqual(tampered.verifyChain().firstBreak, { sequence: 2, kind: 'hash_mismatch' });
   await tampered.close();
 });

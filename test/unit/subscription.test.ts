@@ -5,6 +5,12 @@ import type { Subscription } from '../../src/dispatch/subscription.js';
 import type { NewAuditEvent } from '../../src/domain/event.js';
 import { MATCH_ALL } from '../../src/domain/filter.js';
 import { MemoryEventLog } from '../../src/store/memory-event-log.js';
+import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
+import { encodeStoredEvent } from '../../src/contract/event-encoding.js';
+import type { StoredBytes } from '../../src/domain/ports.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { newEvent as sharedEvent } from '../support/events.js';
 
 const clock = { now: () => new Date() };
@@ -19,10 +25,20 @@ function dispatcher(capacity = 100_000, queueSize = 8): Dispatcher {
   }, clock);
 }
 
-/** Takes what the subscription offers, like a transport that reads `perTake` at a time. */
-function drain(sub: Subscription, perTake: number): number[] {
+/**
+ * Takes what the subscription offers, like a transport that reads `perTake` at a time (with
+ * `stored`, one that sends events as the log stored them: those batches go to `onStored`).
+ */
+function drain(sub: Subscription, perTake: number, onStored?: (stored: StoredBytes[]) => void): number[] {
   const seen: number[] = [];
-  for (let d = sub.take(perTake); d; d = sub.take(perTake)) {
+  for (let d = sub.take(perTake, onStored !== undefined); d; d = sub.take(perTake, onStored !== undefined)) {
+    if (d.stored) {
+      onStored!(d.stored);
+      seen.push(...d.stored.map((e) => e.sequence));
+      sub.delivered(d.stored);
+      if (d.stored.length === 0 && sub.mode === 'live') break;
+      continue;
+    }
     seen.push(...d.events.map((e) => e.sequence));
     sub.delivered(d.events);
     if (d.events.length === 0 && sub.mode === 'live') break;
@@ -49,6 +65,43 @@ test('replay hands over to live with no gap and no duplicate under concurrent pu
   assert.equal(sub.mode, 'live');
   assert.ok(sub.counters.overflows > 0, 'the small queue overflowed into catch-up at least once');
   assert.equal(sub.counters.dropped, 0);
+});
+
+test('a match-all catch-up from the SQLite log sends its stored bytes as they are, and hands over to live with no gap and no duplicate', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-sub-')), 'log.db');
+  const before = new SqliteEventLog({ path: file, clock });
+  await before.append(Array.from({ length: 400 }, () => newEvent()));
+  await before.close();
+  // Reopened: nothing is held in memory, so catch-up reads the rows.
+  const log = new SqliteEventLog({ path: file, clock });
+  const d = new Dispatcher(log, {
+    maxQueueDepth: 10_000, criticalQueueDepth: 100, backpressureDelayMs: 10, appendBatchSize: 64,
+    subscriberQueueSize: 8, maxSubscriptions: 100, maxExpressionLength: 100,
+  }, clock);
+  try {
+    const sub = d.subscribe({ filter: MATCH_ALL, afterSequence: 0, clientName: '', transport: 'test' });
+    const filtered = d.subscribe({ filter: { ...MATCH_ALL, entityIds: ['c3'] }, afterSequence: 0, clientName: '', transport: 'test' });
+    const sent: StoredBytes[] = [];
+    const seen: number[] = [];
+    const seenFiltered: number[] = [];
+    for (let round = 0; round < 120; round++) {
+      const burst = Array.from({ length: round % 13 }, () => d.publish(newEvent()));
+      seen.push(...drain(sub, 1 + (round % 30), (stored) => sent.push(...stored)));
+      seenFiltered.push(...drain(filtered, 7, () => assert.fail('a filtered catch-up decodes and matches each event')));
+      await Promise.all(burst);
+    }
+    seen.push(...drain(sub, 50, (stored) => sent.push(...stored)));
+    seenFiltered.push(...drain(filtered, 50, () => assert.fail('a filtered catch-up decodes and matches each event')));
+    const all = log.readAfter(0, 100_000);
+    assert.deepEqual(seen, all.map((e) => e.sequence));
+    assert.deepEqual(seenFiltered, all.filter((e) => e.entityId === 'c3').map((e) => e.sequence));
+    assert.ok(sent.length >= 400, `${sent.length} events went out as stored bytes`);
+    assert.ok(sub.counters.overflows > 0, 'the small queue overflowed into catch-up at least once');
+    for (const { sequence, bytes } of sent) assert.deepEqual(Buffer.from(bytes), encodeStoredEvent(all[sequence - 1]!), `event ${sequence}`);
+    assert.equal(sub.mode, 'live');
+  } finally {
+    await log.close();
+  }
 });
 
 test('a filtered catch-up delivers exactly the matching events', async () => {

@@ -4,7 +4,8 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { SubscribeRequest, SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
 import type { StreamSink } from '../../dispatch/pump.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
-import { eventsFrames } from './wire.js';
+import type { StoredBytes } from '../../domain/ports.js';
+import { eventsFrames, storedFrames } from './wire.js';
 import { toTimestamp } from '../../contract/time-mapping.js';
 import { drained } from './drained.js';
 
@@ -25,6 +26,13 @@ export class GrpcStreamSink implements StreamSink {
     // Pre-encoded frames: the service definition's serializer passes Buffers through (wire.ts).
     let room = true;
     for (const frame of eventsFrames(events)) room = this.call.write(frame as unknown as SubscribeResponse) && room;
+    return room;
+  }
+
+  sendStored(events: readonly StoredBytes[]): boolean {
+    if (this.closed) return true;
+    let room = true;
+    for (const frame of storedFrames(events)) room = this.call.write(frame as unknown as SubscribeResponse) && room;
     return room;
   }
 

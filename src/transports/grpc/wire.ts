@@ -1,24 +1,14 @@
 import { QueryResponse, SubscribeResponse } from '../../../generated/audit/v1/audit_service.js';
-import { encodeStoredEvent } from '../../contract/event-encoding.js';
+import { encodedEvent } from '../../contract/event-encoding.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
+import type { StoredBytes } from '../../domain/ports.js';
 
 /**
- * Zero-copy fan-out: each stored event is encoded to protobuf once, however many subscribers get it
- * (events are immutable, and redacted copies are distinct objects, so the cache stays correct). A
- * batch message is then built by concatenation: `repeated AuditEvent events = 1` inside
- * `EventBatch events = 2` of SubscribeResponse is, on the wire, each event's tag, length and bytes.
+ * Zero-copy fan-out: each stored event's protobuf bytes are the ones the log stored (or made once),
+ * however many subscribers get it (see encodedEvent). A batch message is then built by concatenation:
+ * `repeated AuditEvent events = 1` inside `EventBatch events = 2` of SubscribeResponse is, on the wire,
+ * each event's tag, length and bytes.
  */
-const encoded = new WeakMap<StoredAuditEvent, Uint8Array>();
-
-function encodeEvent(event: StoredAuditEvent): Uint8Array {
-  let bytes = encoded.get(event);
-  if (!bytes) {
-    bytes = encodeStoredEvent(event);
-    encoded.set(event, bytes);
-  }
-  return bytes;
-}
-
 function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
@@ -51,7 +41,15 @@ const MAX_FRAME_EVENT_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 
 /** The events as encoded frames (see eventsFrame) of at most MAX_FRAME_EVENT_BYTES of events each, in order. */
 export function eventsFrames(events: readonly StoredAuditEvent[], batchTag = SUBSCRIBE_BATCH_TAG): Buffer[] {
-  const parts = events.map(encodeEvent);
+  return framesOf(events.map(encodedEvent), batchTag);
+}
+
+/** eventsFrames of events as the log stored them: their bytes go out as they are. */
+export function storedFrames(events: readonly StoredBytes[]): Buffer[] {
+  return framesOf(events.map((e) => e.bytes), SUBSCRIBE_BATCH_TAG);
+}
+
+function framesOf(parts: readonly Uint8Array[], batchTag: number): Buffer[] {
   const frames: Buffer[] = [];
   let start = 0;
   let bytes = 0;
@@ -69,7 +67,7 @@ export function eventsFrames(events: readonly StoredAuditEvent[], batchTag = SUB
 
 /** The encoded SubscribeResponse (or, with QUERY_BATCH_TAG, QueryResponse) carrying these events, identical to ts-proto's own encoding. */
 export function eventsFrame(events: readonly StoredAuditEvent[], batchTag = SUBSCRIBE_BATCH_TAG): Buffer {
-  return frameOf(events.map(encodeEvent), batchTag);
+  return frameOf(events.map(encodedEvent), batchTag);
 }
 
 function frameOf(parts: readonly Uint8Array[], batchTag: number): Buffer {

@@ -1,5 +1,6 @@
 import type { Message } from 'kafkajs';
-import { encodeStoredEvent } from '../../contract/event-encoding.js';
+import { encodedEvent } from '../../contract/event-encoding.js';
+import { asBuffer } from '../../lib/bytes.js';
 import { eventJson } from '../../contract/json-encoding.js';
 import { severityName, Severity, typeInfo } from '../../domain/catalog.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
@@ -54,7 +55,7 @@ export function headersFor(e: StoredAuditEvent): Record<string, string> {
 /** The protobuf binary AuditEvent, or its proto JSON mapping (the same JSON the HTTP bridges send). */
 export function valueFor(e: StoredAuditEvent, format: RoutingOptions['valueFormat']): Buffer {
   if (format === 'json') return Buffer.from(eventJson(e));
-  return encodeStoredEvent(e);
+  return asBuffer(encodedEvent(e)); // the log's stored bytes
 }
 
 export function toRecord(e: StoredAuditEvent, o: RoutingOptions): OutgoingRecord {
