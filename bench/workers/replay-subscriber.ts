@@ -1,7 +1,7 @@
 /**
  * Bench worker for the replay scenario: ONE Subscribe stream that starts at the beginning of the log
  * (after_sequence 0, no filter: match-all), and the VerifyChain call, on one gRPC channel that is
- * connected before anything is timed. Frames are read with the minimal wire reader
+ * connected before anything is timed, with the client library's 8 MiB flow-control window. Frames are read with the minimal wire reader
  * (bench/support/wire.ts) and every event's sequence is checked against 1, 2, 3...: a replay counts
  * only when each stored event arrived once, in order. Times are taken here, in the client process.
  * Commands (IPC): connect {address}; replay {expected}; verify; close.
@@ -82,7 +82,9 @@ function verify(): Promise<void> {
 
 serveParent(async (m) => {
   if (m.type === 'connect') {
-    client = new Client(String(m.address), credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    // The client library's flow-control window (src/client/connection.ts): grpc-js's 64 KiB default
+    // holds a replay to 64 KiB per round trip.
+    client = new Client(String(m.address), credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc-node.flow_control_window': 8 * 1024 * 1024 });
     await new Promise<void>((resolve, reject) =>
       client!.waitForReady(Date.now() + 20_000, (err) => (err ? reject(err) : resolve())));
     reply({ type: 'ready' });

