@@ -3,7 +3,7 @@ import { test } from '@jest/globals';
 import fc from 'fast-check';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
 import { decodeStoredEvent } from '../../src/contract/event-decoding.js';
-import { encodeDraft, encodeStoredEvent, placedEncoding } from '../../src/contract/event-encoding.js';
+import { encodeDraft, encodedEvent, encodeStoredEvent, placedEncoding, rememberEncoding } from '../../src/contract/event-encoding.js';
 import { toProtoEvent } from '../../src/contract/event-mapping.js';
 import { EVENT_TYPES, RESULTS, type Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
@@ -88,3 +88,14 @@ test('stored bytes that encodeStoredEvent does not make are refused, not guessed
 function plain(bytes: Record<string, Uint8Array>): Record<string, Buffer> {
   return Object.fromEntries(Object.entries(bytes).map(([k, v]) => [k, Buffer.from(v)]));
 }
+
+test('an event keeps the bytes it was stored with; a copy made from it (redacted, re-cursored) never does', () => {
+  const e = fc.sample(storedEvent, { numRuns: 1, seed: 11 })[0]!;
+  const stored = encodeStoredEvent(e);
+  rememberEncoding(e, stored);
+  assert.equal(encodedEvent(e), stored, 'the stored bytes, not a new encoding');
+  const redacted = { ...e, metadata: { masked: '***' } };
+  assert.deepEqual(Buffer.from(encodedEvent(redacted)), encodeStoredEvent(redacted));
+  assert.notDeepEqual(Buffer.from(encodedEvent(redacted)), stored);
+  assert.deepEqual(Object.keys(e), Object.keys(redacted), 'the bytes are not an enumerable field of the event');
+});
