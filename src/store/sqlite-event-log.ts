@@ -7,7 +7,7 @@ import type { NewAuditEvent, StoredAuditEvent } from '../domain/event.js';
 import type { AppendResult, Clock, EventLog, StoredBytes } from '../domain/ports.js';
 import type { ErasureOutcome, ErasureSelector, PersonalData } from '../domain/erasure.js';
 import type { ChainVerification, HistoryPage, HistoryQuery } from '../domain/history.js';
-import { appendResults, appendTransaction, draftEvent } from './sqlite-append.js';
+import { appendResults, appendTransaction, draftEvent, encodedSize } from './sqlite-append.js';
 import { backupDatabase, finishCopy } from './sqlite-backup.js';
 import { RecentEvents } from './recent-events.js';
 import { retentionTransaction, type RetentionOptions, validateRetention } from './sqlite-retention.js';
@@ -163,9 +163,9 @@ export class SqliteEventLog implements EventLog {
       this.problem = this.failureOf(err);
       // Until a write succeeds, the readiness probe writes at least as much as this batch needed: a
       // smaller probe would fit in the last free pages of a full disk and call the log writable while
-      // appends fail. An event needs more than its bytes (its row's overflow pages, a page in each of
-      // five indexes, WAL frame headers), hence twice its metadata and 8 KiB more.
-      this.probeBytes = Math.min(MAX_PROBE_BYTES, rows.reduce((n, row) => n + 8192 + 2 * row[9].length, PROBE_BYTES));
+      // appends fail. An event needs more than its encoding (stored as base64, its row's overflow
+      // pages, a page in each of five indexes, WAL frame headers), hence twice it and 8 KiB more.
+      this.probeBytes = Math.min(MAX_PROBE_BYTES, rows.reduce((n, row) => n + 8192 + 2 * encodedSize(row), PROBE_BYTES));
       throw err;
     }
     this.last = committed.last; // only after the commit succeeded
