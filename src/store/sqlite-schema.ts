@@ -16,8 +16,9 @@ export const SCHEMA_VERSION = 4;
  * The bytes are stored as base64 TEXT, not as a BLOB: better-sqlite3 hands each BLOB out as a new
  * Buffer with its own backing store, which costs about 4 us for an event of 450 bytes on Node 20,
  * against about 1 us for reading the base64 text and decoding it into a pooled Buffer (measured on
- * 300,000 rows); a third more bytes on disk buys replay and verification that speed. `sequence` is the rowid and is assigned by the
- * log (last + 1), never by SQLite.
+ * 300,000 rows); a third more bytes on disk buys replay and verification that speed.
+ *
+ * `sequence` is the rowid and is assigned by the log (last + 1), never by SQLite.
  *
  * `meta` has two rows, each a (sequence, hash) pair:
  * - `last`: the newest sequence ever stored and its hash, so sequences continue (and the chain links)
