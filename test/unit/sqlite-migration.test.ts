@@ -10,21 +10,31 @@ import { computeHash } from '../../src/store/hash-chain.js';
 import { SqliteEventLog } from '../../src/store/sqlite-event-log.js';
 import { editStored } from '../support/tamper.js';
 
+const clock = { now: () => new Date('2026-02-01T00:00:00Z') };
+
+/** A copy of test/fixtures/<name>, to upgrade. */
+function copyOfFixture(name: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-fixture-')), 'log.db');
+  fs.copyFileSync(path.join(import.meta.dirname, '..', 'fixtures', name), file);
+  return file;
+}
+
+/** The stored hashes (hex) in sequence order, read before the log is opened and upgraded. */
+function hashesIn(file: string): string[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT hash FROM events ORDER BY sequence').all() as Array<{ hash: Buffer }>).map((r) => r.hash.toString('hex'));
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * test/fixtures/v1-log.db was written by the schema 1 code (commit 4fa3775): 8 events whose metadata
  * entered the hash in clear, sequences 1-3 removed by retention (so the chain starts at an anchor).
  */
-const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'v1-log.db');
-const clock = { now: () => new Date('2026-02-01T00:00:00Z') };
-
-function copyOfFixture(): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-v1-')), 'log.db');
-  fs.copyFileSync(FIXTURE, file);
-  return file;
-}
-
 test('a schema 1 log is verified, then re-sealed with commitments: it verifies, keeps every value, and sequences continue', async () => {
-  const file = copyOfFixture();
+  const file = copyOfFixture('v1-log.db');
   const before = new Database(file, { readonly: true });
   const oldRows = before.prepare('SELECT sequence, metadata, hash FROM events ORDER BY sequence').all() as Array<{ sequence: number; metadata: string; hash: Buffer }>;
   before.close();
@@ -50,7 +60,7 @@ test('a schema 1 log is verified, then re-sealed with commitments: it verifies, 
 });
 
 test('a schema 1 log whose chain is broken is refused, not laundered into a valid one', () => {
-  const file = copyOfFixture();
+  const file = copyOfFixture('v1-log.db');
   const raw = new Database(file);
   raw.prepare("UPDATE events SET metadata = json_set(metadata, '$.note', 'forged') WHERE sequence = 6").run();
   raw.close();
@@ -65,11 +75,8 @@ test('a schema 1 log whose chain is broken is refused, not laundered into a vali
  * the millisecond: 4 events with metadata commitments.
  */
 test('a schema 2 log gains the sub-millisecond column: its hashes are untouched, and new events keep their nanoseconds', async () => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-v2-')), 'log.db');
-  fs.copyFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'v2-log.db'), file);
-  const before = new Database(file, { readonly: true });
-  const oldHashes = (before.prepare('SELECT hash FROM events ORDER BY sequence').all() as Array<{ hash: Buffer }>).map((r) => r.hash.toString('hex'));
-  before.close();
+  const file = copyOfFixture('v2-log.db');
+  const oldHashes = hashesIn(file);
   const log = new SqliteEventLog({ path: file, clock });
   assert.deepEqual(log.verifyChain(), { ok: true, checked: 4, firstSequence: 1, lastSequence: 4 });
   const events = log.readAfter(0, 100);
@@ -97,11 +104,8 @@ test('a schema 2 log gains the sub-millisecond column: its hashes are untouched,
  * non-ASCII metadata, none, nanoseconds below the millisecond), before events kept their encoding.
  */
 test('a schema 3 log is rebuilt to keep each event as its protobuf bytes: hashes untouched, the bytes are what was sent for the event, and verification covers them', async () => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-v3-')), 'log.db');
-  fs.copyFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'v3-log.db'), file);
-  const before = new Database(file, { readonly: true });
-  const oldHashes = (before.prepare('SELECT hash FROM events ORDER BY sequence').all() as Array<{ hash: Buffer }>).map((r) => r.hash.toString('hex'));
-  before.close();
+  const file = copyOfFixture('v3-log.db');
+  const oldHashes = hashesIn(file);
   const log = new SqliteEventLog({ path: file, clock });
   assert.deepEqual(log.verifyChain(), { ok: true, checked: 3, firstSequence: 1, lastSequence: 3 });
   const events = log.readAfter(0, 100);
