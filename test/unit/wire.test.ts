@@ -39,3 +39,18 @@ test('large events are split over frames of at most 4 MiB, in order, each as ts-
   assert.deepEqual(decoded, events.map((e) => e.sequence));
   assert.deepEqual(eventsFrames(events.slice(0, 3)), [eventsFrame(events.slice(0, 3))], 'small batches stay one frame');
 });
+
+test('subscribers sent the same events share one frame; any other batch gets its own', () => {
+  const [a, b, c, d] = [1, 2, 3, 4].map((n) => stored(n, { n }));
+  const frames = eventsFrames([a!, b!, d!]);
+  assert.equal(eventsFrames([a!, b!, d!])[0], frames[0], 'the same events in a new array: the same Buffer');
+  const expected = (events: StoredAuditEvent[], tag?: number): Buffer => eventsFrame(events, tag);
+  // Same first event and length, other events: what a subscriber with another filter is sent.
+  assert.ok(eventsFrames([a!, c!, d!])[0]!.equals(expected([a!, c!, d!])));
+  assert.ok(eventsFrames([a!, b!])[0]!.equals(expected([a!, b!])));
+  assert.ok(eventsFrames([a!, b!, d!], QUERY_BATCH_TAG)[0]!.equals(expected([a!, b!, d!], QUERY_BATCH_TAG)));
+  // A copy of an event (redacted or re-cursored) is another object, however alike.
+  const copy = { ...b!, metadata: {} };
+  assert.ok(eventsFrames([a!, copy, d!])[0]!.equals(expected([a!, copy, d!])));
+  assert.ok(eventsFrames([a!, b!, d!])[0]!.equals(expected([a!, b!, d!])), 'and the first batch is still right');
+});
