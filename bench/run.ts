@@ -124,7 +124,7 @@ const markdown = [
   '',
   `fsync floor (the physical floor of an acknowledgement after a durable commit: 4 KiB write + fdatasync in ${os.tmpdir()}, 300 samples): p50 ${floor.p50Ms.toFixed(2)} ms, p99 ${floor.p99Ms.toFixed(2)} ms.`,
   '',
-  `Each figure is the median of ${ctx.reps} run(s), each against a fresh server process (auditstream with its default SQLite log, synchronous=full, in a new temporary folder). "ratio" is auditstream / the bare grpc-js baseline measured in the same run.`,
+  `Each figure is the median of ${ctx.reps} run(s), each against a fresh server process (auditstream with its default SQLite log, synchronous=full unless a row says otherwise, in a new temporary folder). "ratio" is auditstream / the bare grpc-js baseline measured in the same run.`,
   ...results.flatMap((r) => ['', `### ${r.title}`, '', markdownTable(r.headers, r.rows), '', ...r.notes.map((n) => `- ${n}`)]),
   ...(failures.length ? ['', '### Failed scenarios', '', ...failures.map((f) => `- ${f}`)] : []),
   '',

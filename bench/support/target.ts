@@ -35,6 +35,8 @@ export interface TargetOptions {
   readonly http?: boolean;
   /** An existing log for the auditstream server to open (the caller keeps and removes it); default: a new one. */
   readonly databaseFile?: string;
+  /** storage.synchronous of the auditstream server (default: the server's, full). */
+  readonly synchronous?: 'full' | 'normal';
 }
 
 const PROBE = path.join(BENCH_DIR, 'support', 'server-probe.mjs');
@@ -77,7 +79,9 @@ async function startAuditstream(options: TargetOptions): Promise<Target> {
   let pending: ReturnType<typeof startServerProcess>;
   try {
     // spawn() happens synchronously inside, so the environment is restored before anything else starts.
-    pending = startServerProcess(`logging:\n  level: info\n${options.yaml ?? ''}`, options.databaseFile ?? path.join(dir, 'audit.db'), '', profileFlags());
+    const file = options.databaseFile ?? path.join(dir, 'audit.db');
+    const storage = options.synchronous ? `storage:\n  path: ${file}\n  synchronous: ${options.synchronous}\n` : '';
+    pending = startServerProcess(`logging:\n  level: info\n${storage}${options.yaml ?? ''}`, file, '', profileFlags());
   } finally {
     for (const [key, value] of Object.entries(saved)) {
       if (value === undefined) delete process.env[key];
