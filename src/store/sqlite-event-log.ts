@@ -51,7 +51,7 @@ export interface SqliteEventLogOptions {
  * rewritten by consecutive commits are written back once (measured: about half the commit time); the
  * WAL file is truncated back to 64 MiB after a checkpoint.
  */
-const TUNING = [
+export const TUNING = [
   'cache_size = -65536',
   'mmap_size = 268435456',
   'wal_autocheckpoint = 10000',
