@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import { status } from '@grpc/grpc-js';
 import type { DeepPartial, PublishBatchResponse, PublishError, PublishResponse, PublishResult } from '../../generated/audit/v1/audit_service.js';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
@@ -21,13 +21,14 @@ export interface PublishContext {
 }
 
 /**
- * The event with an id: the library draws the v4 UUID the server would otherwise draw, before the
- * first attempt, so that sending it again after a lost answer stores it once (the server answers
- * `duplicate: true` with the original sequence instead of storing a copy).
+ * The event with an id: the library draws the id the server would otherwise draw (a time-ordered
+ * UUIDv7, which the log's id index takes in order) before the first attempt, so that sending it again
+ * after a lost answer stores it once (the server answers `duplicate: true` with the original sequence
+ * instead of storing a copy).
  */
 export function withId(input: EventInput): AuditEvent {
   const event = AuditEvent.fromPartial(input);
-  return event.id === '' ? { ...event, id: randomUUID() } : event;
+  return event.id === '' ? { ...event, id: timeOrderedUuid() } : event;
 }
 
 const plan = (context: PublishContext): RetryPlan => ({ limits: context.retry, retryable: isRetryablePublish, onRetry: context.onRetry });

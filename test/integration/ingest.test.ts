@@ -94,3 +94,23 @@ test('PublishBatch stores the valid events and names the invalid ones', async ()
     await server.close();
   }
 });
+
+test('ids the server draws are time-ordered UUIDv7s, each after the one drawn before', async () => {
+  const server = await startServer({});
+  try {
+    const before = Date.now();
+    const batch = await server.api.publishBatch({ events: Array.from({ length: 50 }, () => makeEvent()) });
+    const single = await publish(server.client, {});
+    const after = Date.now();
+    const ids = [...batch.results.map((r) => r.eventId), single.eventId];
+    assert.equal(ids.length, 51);
+    for (const id of ids) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const drawnAt = parseInt(id.replaceAll('-', '').slice(0, 12), 16); // the first 48 bits: Unix ms
+      assert.ok(drawnAt >= before && drawnAt <= after, `${id} drawn at ${drawnAt}, published within ${before}..${after}`);
+    }
+    assert.deepEqual([...ids].sort(), ids, 'in the order drawn');
+  } finally {
+    await server.close();
+  }
+});

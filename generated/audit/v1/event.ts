@@ -498,8 +498,10 @@ export function resultToJSON(object: Result): string {
  */
 export interface AuditEvent {
   /**
-   * Idempotency key, a UUID. The server generates a v4 UUID when empty. Publishing an id that is
-   * already stored stores nothing and answers with the original sequence and duplicate = true.
+   * Idempotency key, a UUID. The server generates a time-ordered UUIDv7 when empty (publishers that
+   * make their own ids should prefer v7 too: the log's id index takes them in order, where random
+   * ids cost a page write each). Publishing an id that is already stored stores nothing and answers
+   * with the original sequence and duplicate = true.
    */
   id: string;
   /** Required; EVENT_TYPE_UNSPECIFIED or an unknown number is INVALID_ARGUMENT. */
