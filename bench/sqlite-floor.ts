@@ -4,7 +4,8 @@
  * rows of the size the log stores, committed with synchronous=FULL in group commits of BATCH.
  * Measures each variant on a fresh database: events/s, CPU per event (user + system), and the WAL
  * bytes each event writes (20 commits after the fill, with checkpoints held back). Variants drop
- * secondary indexes, to show what the random-key ones (entity, user, and the UNIQUE id) cost.
+ * secondary indexes, to show what the random-key ones (entity, user, and the UNIQUE id) cost, and
+ * one draws ids as the server and the client library do (time-ordered UUIDv7) instead of random v4s.
  *
  *   npx tsx bench/sqlite-floor.ts [events, default 200,000] [batch, default 500]
  */
@@ -13,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { v7 as timeOrderedUuid } from 'uuid';
 import { EVENT_TYPES } from '../src/domain/catalog.js';
 import { TUNING } from '../src/store/sqlite-event-log.js';
 import { DDL, EVENT_COLUMNS } from '../src/store/sqlite-schema.js';
@@ -24,13 +26,14 @@ const WAL_COMMITS = 20;
 /** About what the log stores per event: 450 bytes of protobuf as base64. */
 const ENCODED = randomBytes(450).toString('base64');
 
-const VARIANTS: ReadonlyArray<readonly [label: string, dropped: readonly string[]]> = [
-  ['the schema as it is', []],
-  ['without the entity and user indexes', ['events_entity_sequence', 'events_user_sequence']],
-  ['without any secondary index (the UNIQUE id stays)', ['events_entity_sequence', 'events_user_sequence', 'events_type_timestamp', 'events_timestamp']],
+const VARIANTS: ReadonlyArray<readonly [label: string, dropped: readonly string[], drawId: () => string]> = [
+  ['the schema as it is, random (v4) ids', [], randomUUID],
+  ['the schema as it is, time-ordered (v7) ids', [], timeOrderedUuid],
+  ['without the entity and user indexes, v4 ids', ['events_entity_sequence', 'events_user_sequence'], randomUUID],
+  ['without any secondary index (the UNIQUE id stays), v4 ids', ['events_entity_sequence', 'events_user_sequence', 'events_type_timestamp', 'events_timestamp'], randomUUID],
 ];
 
-function measure(dropped: readonly string[]): { perSecond: number; cpuUs: number; walBytes: number } {
+function measure(dropped: readonly string[], drawId: () => string): { perSecond: number; cpuUs: number; walBytes: number } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditstream-floor-'));
   const file = path.join(dir, 'events.db');
   const db = new Database(file);
@@ -41,8 +44,8 @@ function measure(dropped: readonly string[]): { perSecond: number; cpuUs: number
     db.exec(DDL);
     for (const index of dropped) db.exec(`DROP INDEX ${index}`);
     const insert = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (${EVENT_COLUMNS.split(', ').map(() => '?').join(', ')})`);
-    // Ids (random, as publishers' UUIDs are) and hashes made before the clock starts: only SQLite is timed.
-    const ids = Array.from({ length: TOTAL + WAL_COMMITS * BATCH }, () => randomUUID());
+    // Ids and hashes made before the clock starts: only SQLite is timed.
+    const ids = Array.from({ length: TOTAL + WAL_COMMITS * BATCH }, () => drawId());
     const hashes = randomBytes(32 * ids.length);
     const random = seededRandom();
     let sequence = 0;
@@ -72,7 +75,7 @@ function measure(dropped: readonly string[]): { perSecond: number; cpuUs: number
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 console.log(`SQLite alone: ${fmt(TOTAL)} rows of the log's schema into a fresh database, commits of ${BATCH}, synchronous=FULL, in ${os.tmpdir()}`);
-for (const [label, dropped] of VARIANTS) {
-  const r = measure(dropped);
+for (const [label, dropped, drawId] of VARIANTS) {
+  const r = measure(dropped, drawId);
   console.log(`  ${label}: ${fmt(r.perSecond)} events/s, ${fmt(r.cpuUs)} us CPU per event, ${(r.walBytes / 1024).toFixed(1)} KiB of WAL per event`);
 }
