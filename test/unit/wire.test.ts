@@ -5,7 +5,7 @@ import { toProtoEvent } from '../../src/contract/event-mapping.js';
 import { Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
 import { sealEvent } from '../../src/store/hash-chain.js';
-import { eventsFrame, eventsFrames, QUERY_BATCH_TAG } from '../../src/transports/grpc/wire.js';
+import { eventsFrame, eventsFrames, QUERY_BATCH_TAG, sharedEventsFrames } from '../../src/transports/grpc/wire.js';
 
 function stored(sequence: number, metadata: Record<string, unknown>): StoredAuditEvent {
   return sealEvent({
@@ -42,15 +42,14 @@ test('large events are split over frames of at most 4 MiB, in order, each as ts-
 
 test('subscribers sent the same events share one frame; any other batch gets its own', () => {
   const [a, b, c, d] = [1, 2, 3, 4].map((n) => stored(n, { n }));
-  const frames = eventsFrames([a!, b!, d!]);
-  assert.equal(eventsFrames([a!, b!, d!])[0], frames[0], 'the same events in a new array: the same Buffer');
-  const expected = (events: StoredAuditEvent[], tag?: number): Buffer => eventsFrame(events, tag);
+  const frames = sharedEventsFrames([a!, b!, d!]);
+  assert.equal(sharedEventsFrames([a!, b!, d!])[0], frames[0], 'the same events in a new array: the same Buffer');
   // Same first event and length, other events: what a subscriber with another filter is sent.
-  assert.ok(eventsFrames([a!, c!, d!])[0]!.equals(expected([a!, c!, d!])));
-  assert.ok(eventsFrames([a!, b!])[0]!.equals(expected([a!, b!])));
-  assert.ok(eventsFrames([a!, b!, d!], QUERY_BATCH_TAG)[0]!.equals(expected([a!, b!, d!], QUERY_BATCH_TAG)));
+  assert.ok(sharedEventsFrames([a!, c!, d!])[0]!.equals(eventsFrame([a!, c!, d!])));
+  assert.ok(sharedEventsFrames([a!, b!])[0]!.equals(eventsFrame([a!, b!])));
   // A copy of an event (redacted or re-cursored) is another object, however alike.
   const copy = { ...b!, metadata: {} };
-  assert.ok(eventsFrames([a!, copy, d!])[0]!.equals(expected([a!, copy, d!])));
-  assert.ok(eventsFrames([a!, b!, d!])[0]!.equals(expected([a!, b!, d!])), 'and the first batch is still right');
+  assert.ok(sharedEventsFrames([a!, copy, d!])[0]!.equals(eventsFrame([a!, copy, d!])));
+  assert.ok(sharedEventsFrames([a!, b!, d!])[0]!.equals(eventsFrame([a!, b!, d!])), 'and the first batch is still right');
+  assert.notEqual(eventsFrames([a!, b!, d!])[0], eventsFrames([a!, b!, d!])[0], 'Query frames are built for each page, never kept');
 });

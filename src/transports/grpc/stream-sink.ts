@@ -5,7 +5,7 @@ import type { SubscribeRequest, SubscribeResponse } from '../../../generated/aud
 import type { StreamSink } from '../../dispatch/pump.js';
 import type { StoredAuditEvent } from '../../domain/event.js';
 import type { StoredBytes } from '../../domain/ports.js';
-import { eventsFrames, storedFrames } from './wire.js';
+import { sharedEventsFrames, storedFrames } from './wire.js';
 import { toTimestamp } from '../../contract/time-mapping.js';
 import { drained } from './drained.js';
 
@@ -25,7 +25,7 @@ export class GrpcStreamSink implements StreamSink {
     if (this.closed) return true;
     // Pre-encoded frames: the service definition's serializer passes Buffers through (wire.ts).
     let room = true;
-    for (const frame of eventsFrames(events)) room = this.call.write(frame as unknown as SubscribeResponse) && room;
+    for (const frame of sharedEventsFrames(events)) room = this.call.write(frame as unknown as SubscribeResponse) && room;
     return room;
   }
 

@@ -40,18 +40,23 @@ const EVENT_TAG = (1 << 3) | 2; // EventBatch.events, length-delimited
  */
 const MAX_FRAME_EVENT_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 
+/** The events as encoded frames (see eventsFrame) of at most MAX_FRAME_EVENT_BYTES of events each, in order. */
+export function eventsFrames(events: readonly StoredAuditEvent[], batchTag = SUBSCRIBE_BATCH_TAG): Buffer[] {
+  return framesOf(events.map(encodedEvent), batchTag);
+}
+
 interface BuiltFrames {
   readonly events: readonly StoredAuditEvent[];
-  readonly batchTag: number;
   readonly frames: Buffer[];
 }
 
 /**
- * Frames built lately, by their first event. A live event goes to every matching subscriber, and each
- * subscriber's pump usually takes the same batch (the same commit's events), so K subscribers cost one
- * frame, not K copies of it (at K=1,000 building the frames was the server's largest own entry in a
- * CPU profile of the fan-out scenario). A hit needs the very same event objects in the same order:
- * redacted or re-cursored copies are other objects, so they never share. At most 16 MiB is kept.
+ * Subscribe frames built lately, by their first event. A live event goes to every matching
+ * subscriber, and each subscriber's pump usually takes the same batch (the same commit's events), so
+ * K subscribers cost one frame, not K copies of it (at K=1,000 building the frames was the server's
+ * largest own entry in a CPU profile of the fan-out scenario). A hit needs the very same event objects
+ * in the same order: redacted or re-cursored copies are other objects, so they never share. At most
+ * 16 MiB is kept. Query pages are never shared, so they do not go through it.
  */
 const builtFrames = new LRUCache<StoredAuditEvent, BuiltFrames>({
   maxSize: 16 * 1024 * 1024,
@@ -65,16 +70,16 @@ function sameEvents(a: readonly StoredAuditEvent[], b: readonly StoredAuditEvent
 }
 
 /**
- * The events as encoded frames (see eventsFrame) of at most MAX_FRAME_EVENT_BYTES of events each, in
- * order. The Buffers may be shared with other streams sent the same events: never modify them.
+ * eventsFrames for a Subscribe stream, shared with the other streams sent the same events: the
+ * Buffers must never be modified (grpc-js copies each into its own message).
  */
-export function eventsFrames(events: readonly StoredAuditEvent[], batchTag = SUBSCRIBE_BATCH_TAG): Buffer[] {
+export function sharedEventsFrames(events: readonly StoredAuditEvent[]): Buffer[] {
   const first = events[0];
-  if (first === undefined) return framesOf([], batchTag);
+  if (first === undefined) return eventsFrames(events);
   const built = builtFrames.get(first);
-  if (built && built.batchTag === batchTag && sameEvents(built.events, events)) return built.frames;
-  const frames = framesOf(events.map(encodedEvent), batchTag);
-  builtFrames.set(first, { events: events.slice(), batchTag, frames });
+  if (built && sameEvents(built.events, events)) return built.frames;
+  const frames = eventsFrames(events);
+  builtFrames.set(first, { events: events.slice(), frames });
   return frames;
 }
 
