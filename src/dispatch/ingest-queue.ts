@@ -67,15 +67,24 @@ class Lane {
   }
 }
 
+interface InFlight {
+  readonly batch: Pending[];
+  readonly appended: Promise<AppendResult[]>;
+  readonly endSpans: () => void;
+}
+
 /**
- * Two bounded lanes in front of the log. At most two appends are in flight; every publish that
- * arrives meanwhile joins the next group commit, critical events first, so a critical event is stored
- * (and routed) ahead of regular events that were queued before it.
+ * Two bounded lanes in front of the log. Up to two appends are in flight: one committing while the
+ * next is prepared. Publishes that arrive while a slot is free start the next group commit at once
+ * (critical events first, so a critical event is stored and routed ahead of regular events queued
+ * before it); those that arrive while both are busy join the commit after them.
  */
 export class IngestQueue {
   readonly critical: Lane;
   readonly regular: Lane;
-  private running = false;
+  private readonly inFlight: InFlight[] = [];
+  private filling = false;
+  private settling = false;
   private closed = false;
   private idle: Array<() => void> = [];
 
@@ -112,54 +121,90 @@ export class IngestQueue {
   /** Refuses new events and resolves once everything already queued is stored. */
   async close(): Promise<void> {
     this.closed = true;
-    if (!this.running) return;
+    if (this.isIdle()) return;
     await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
+  private get queued(): boolean {
+    return this.critical.items.length > 0 || this.regular.items.length > 0;
+  }
+
+  private isIdle(): boolean {
+    return !this.filling && !this.settling && !this.queued;
+  }
+
   private schedule(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.filling) return;
+    this.filling = true;
     // setImmediate rather than a microtask: publishes arriving in the same I/O turn share one commit.
-    setImmediate(() => void this.drain());
+    setImmediate(() => {
+      this.filling = false;
+      this.fill();
+    });
   }
 
   /**
-   * Group commits, pipelined: the next batch is taken and handed to the log while the previous one
-   * commits (a log with a writer thread works on it meanwhile), and results are handled strictly in
-   * order, so acknowledgements and routing keep the log's order.
+   * Hands queued events to the log while fewer than two appends are in flight. Called when events
+   * arrive and when an append settles, so in a closed loop (publishers waiting for their acks) the
+   * next commit is prepared while the current one runs, not after it.
    */
-  private async drain(): Promise<void> {
-    const inFlight: Array<{ batch: Pending[]; appended: Promise<AppendResult[]>; endSpans: () => void }> = [];
-    for (;;) {
-      while (inFlight.length < APPENDS_IN_FLIGHT && (this.critical.items.length > 0 || this.regular.items.length > 0)) {
-        const batch = this.critical.take(this.limits.appendBatchSize);
-        batch.push(...this.regular.take(this.limits.appendBatchSize - batch.length));
-        const events = batch.map((p) => p.event);
-        const endSpans = spansUnder('auditstream.append', events, (e) => ({ 'audit.event_id': e.id, 'audit.batch_size': events.length }));
-        inFlight.push({ batch, appended: this.log.append(events), endSpans });
-      }
-      const oldest = inFlight.shift();
-      if (!oldest) break;
-      let results: AppendResult[];
+  private fill(): void {
+    while (this.inFlight.length < APPENDS_IN_FLIGHT && this.queued) {
+      const batch = this.critical.take(this.limits.appendBatchSize);
+      batch.push(...this.regular.take(this.limits.appendBatchSize - batch.length));
+      const events = batch.map((p) => p.event);
+      const endSpans = spansUnder('auditstream.append', events, (e) => ({ 'audit.event_id': e.id, 'audit.batch_size': events.length }));
+      this.inFlight.push({ batch, appended: this.log.append(events), endSpans });
+    }
+    if (this.settling) return;
+    if (this.inFlight.length > 0) void this.settle();
+    else this.wakeIdle();
+  }
+
+  /**
+   * Settles the appends strictly in the order they were handed to the log, so acknowledgements and
+   * routing keep the log's order.
+   */
+  private async settle(): Promise<void> {
+    this.settling = true;
+    for (let oldest = this.inFlight[0]; oldest; oldest = this.inFlight[0]) {
+      let results: AppendResult[] | undefined;
+      let failure: unknown;
       try {
         results = await oldest.appended;
       } catch (err) {
-        const failure = new AppError('UNAVAILABLE', 'the event log could not store the event; retry later');
-        failure.cause = err;
-        oldest.batch.forEach((p) => p.reject(failure));
-        this.onFailed(err);
-        continue;
-      } finally {
-        oldest.endSpans();
+        failure = err;
       }
-      const endDispatchSpans = spansUnder('auditstream.dispatch', results.map((r) => r.event), (e) => ({ 'audit.sequence': e.sequence }));
-      this.onStored(results);
-      endDispatchSpans();
-      oldest.batch.forEach((p, i) => p.resolve(results[i]!));
+      oldest.endSpans();
+      this.inFlight.shift();
+      // The freed slot takes what arrived meanwhile before the acks go out (which bring more).
+      this.fill();
+      if (results) this.stored(oldest.batch, results);
+      else this.failed(oldest.batch, failure);
     }
-    this.running = false;
+    this.settling = false;
+    this.wakeIdle();
+  }
+
+  /** Resolves close() once nothing is queued, scheduled or in flight. */
+  private wakeIdle(): void {
+    if (!this.isIdle()) return;
     const idle = this.idle;
     this.idle = [];
     idle.forEach((resolve) => resolve());
+  }
+
+  private stored(batch: readonly Pending[], results: AppendResult[]): void {
+    const endDispatchSpans = spansUnder('auditstream.dispatch', results.map((r) => r.event), (e) => ({ 'audit.sequence': e.sequence }));
+    this.onStored(results);
+    endDispatchSpans();
+    batch.forEach((p, i) => p.resolve(results[i]!));
+  }
+
+  private failed(batch: readonly Pending[], err: unknown): void {
+    const failure = new AppError('UNAVAILABLE', 'the event log could not store the event; retry later');
+    failure.cause = err;
+    batch.forEach((p) => p.reject(failure));
+    this.onFailed(err);
   }
 }

@@ -17,17 +17,21 @@ test('a critical event is stored and delivered ahead of regular events queued be
     const reader = StreamReader.open(server.client, {});
     await reader.started();
     log.hold();
-    const first = publish(server.client, { entityId: 'r0' }); // taken into the (held) append
+    // Two appends are in flight at most: r0 and r1 each start one (held), the rest wait in the lanes.
+    const first = publish(server.client, { entityId: 'r0' });
     await waitFor('the first append to start', () => log.appendCalls >= 1);
-    const regular = [1, 2, 3, 4, 5].map((i) => publish(server.client, { entityId: `r${i}` }));
+    const second = publish(server.client, { entityId: 'r1' });
+    await waitFor('the second append to start', () => log.appendCalls >= 2);
+    const regular = [2, 3, 4, 5, 6].map((i) => publish(server.client, { entityId: `r${i}` }));
     await waitFor('5 regular events queued', async () => (await laneSizes(server.client)).regular === 5);
     const critical = publish(server.client, { entityId: 'crit', type: EventType.EVENT_TYPE_SECURITY_BREACH, severity: Severity.SEVERITY_CRITICAL });
     await waitFor('the critical event queued', async () => (await laneSizes(server.client)).critical === 1);
     log.open();
-    await Promise.all([first, critical, ...regular]);
-    const order = (await reader.eventsUntil(7)).map((e) => e.entityId);
-    assert.deepEqual(order, ['r0', 'crit', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    await Promise.all([first, second, critical, ...regular]);
+    const order = (await reader.eventsUntil(8)).map((e) => e.entityId);
+    assert.deepEqual(order, ['r0', 'r1', 'crit', 'r2', 'r3', 'r4', 'r5', 'r6']);
     assert.ok((await critical).sequence < (await regular[0]).sequence);
+    assert.equal(log.appendCalls, 3, 'the queued events went into one group commit, the critical one first');
   } finally {
     await server.close();
   }
