@@ -129,7 +129,7 @@ export function verifiesItself(e: StoredAuditEvent): boolean {
 }
 
 /** Commitments for an event's metadata, with salts drawn now unless the event carries them. */
-export function commit(event: NewAuditEvent): Pick<StoredAuditEvent, 'metadataSalts' | 'metadataCommitments'> {
+export function commit(event: Pick<NewAuditEvent, 'metadata' | 'metadataSalts'>): Pick<StoredAuditEvent, 'metadataSalts' | 'metadataCommitments'> {
   const given = event.metadataSalts;
   const metadataSalts = keyed<Uint8Array>([]);
   const metadataCommitments = keyed<Uint8Array>([]);

@@ -38,23 +38,43 @@ export function encodedSize(row: DraftRow): number {
 }
 
 export function draftEvent(e: NewAuditEvent): Draft {
-  // Metadata as JSON values, keys sorted (the serializer the commitments use): what the stored
-  // bytes' Struct holds and gives back, so the event read back is the event committed and hashed.
-  const metadataJson = stringify(e.metadata) ?? '{}';
-  const subMsNanos = e.timestampSubMsNanos ?? 0;
-  const normalized: NewAuditEvent = {
-    id: e.id, type: e.type, severity: e.severity, timestamp: new Date(e.timestamp.getTime()),
-    timestampSubMsNanos: subMsNanos, userId: e.userId, entityType: e.entityType, entityId: e.entityId,
-    action: e.action, result: e.result, metadata: JSON.parse(metadataJson) as Metadata, correlationId: e.correlationId,
-    source: e.source, traceparent: e.traceparent, metadataSalts: e.metadataSalts,
+  const timestamp = new Date(e.timestamp.getTime());
+  const metadata = normalizedMetadata(e.metadata);
+  const { metadataSalts, metadataCommitments } = commit({ metadata, metadataSalts: e.metadataSalts });
+  // One literal with every field: spreading the event cost as much as hashing it (the append path's profile).
+  const event = {
+    id: e.id, type: e.type, severity: e.severity, timestamp, timestampSubMsNanos: e.timestampSubMsNanos ?? 0,
+    userId: e.userId, entityType: e.entityType, entityId: e.entityId, action: e.action, result: e.result, metadata,
+    correlationId: e.correlationId, source: e.source, traceparent: e.traceparent, metadataSalts, metadataCommitments,
   };
-  const { metadataSalts, metadataCommitments } = commit(normalized);
-  const event = { ...normalized, metadataSalts, metadataCommitments };
   const { head, tail } = encodeDraft(event);
   return {
     event,
-    row: [e.id, e.type, e.severity, event.timestamp.getTime(), e.userId, e.entityType, e.entityId, canonicalPrefix(event), head, tail],
+    row: [e.id, e.type, e.severity, timestamp.getTime(), e.userId, e.entityType, e.entityId, canonicalPrefix(event), head, tail],
   };
+}
+
+/**
+ * Metadata as its stored bytes' Struct holds it and gives it back: JSON values, keys sorted (the
+ * serializer the commitments use), so the event read back is the event committed and hashed. Flat
+ * metadata of strings, booleans, null and finite numbers (the common case) is copied in key order;
+ * anything else takes the round trip through JSON, which is what defines the result (it turns -0
+ * into 0, for one).
+ */
+export function normalizedMetadata(metadata: Metadata): Metadata {
+  const keys = Object.keys(metadata).sort();
+  const copy: Metadata = {};
+  for (const key of keys) {
+    const value = metadata[key];
+    if (key === '__proto__' || !isJsonScalar(value)) return JSON.parse(stringify(metadata) ?? '{}') as Metadata;
+    copy[key] = value;
+  }
+  return copy;
+}
+
+function isJsonScalar(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  return typeof value === 'string' || typeof value === 'boolean' || value === null;
 }
 
 /** What the writer says of each draft: its place in the chain, or the stored original of its id. */
@@ -114,7 +134,15 @@ export function appendResults(drafts: readonly Draft[], placed: readonly Placed[
     else {
       const { sequence, previousHash, hash } = p;
       const draft = drafts[i]!;
-      const event = { ...draft.event, sequence, receivedAt, previousHash: asBuffer(previousHash), hash: asBuffer(hash) };
+      const d = draft.event;
+      // One literal with every field, not a spread of the draft (which showed in the append path's profile).
+      const event: StoredAuditEvent = {
+        id: d.id, type: d.type, severity: d.severity, timestamp: d.timestamp, timestampSubMsNanos: d.timestampSubMsNanos,
+        userId: d.userId, entityType: d.entityType, entityId: d.entityId, action: d.action, result: d.result,
+        metadata: d.metadata, correlationId: d.correlationId, source: d.source, traceparent: d.traceparent,
+        metadataSalts: d.metadataSalts, metadataCommitments: d.metadataCommitments,
+        sequence, receivedAt, previousHash: asBuffer(previousHash), hash: asBuffer(hash),
+      };
       // The bytes the writer stored, made again here rather than sent back across the thread.
       rememberEncoding(event, placedEncoding({ head: draft.row[DRAFT_HEAD], tail: draft.row[DRAFT_TAIL] }, sequence, receivedAt.getTime(), previousHash, hash));
       results.push({ event, duplicate: false });

@@ -1,12 +1,15 @@
 import assert from '../support/assert.js';
 import { test } from '@jest/globals';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
+import stringify from 'safe-stable-stringify';
 import { AuditEvent } from '../../generated/audit/v1/event.js';
 import { decodeStoredEvent } from '../../src/contract/event-decoding.js';
 import { encodeDraft, encodedEvent, encodeStoredEvent, placedEncoding, rememberEncoding } from '../../src/contract/event-encoding.js';
 import { toProtoEvent } from '../../src/contract/event-mapping.js';
 import { EVENT_TYPES, RESULTS, type Severity } from '../../src/domain/catalog.js';
 import type { StoredAuditEvent } from '../../src/domain/event.js';
+import { normalizedMetadata } from '../../src/store/sqlite-append.js';
 
 const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('', '\ud800', 'a\udc00b', 'x'.repeat(300)));
 const key = fc.oneof(text, fc.constantFrom('10', '9', '__proto__', 'constructor'));
@@ -98,4 +101,17 @@ test('an event keeps the bytes it was stored with; a copy made from it (redacted
   assert.deepEqual(Buffer.from(encodedEvent(redacted)), encodeStoredEvent(redacted));
   assert.notDeepEqual(Buffer.from(encodedEvent(redacted)), stored);
   assert.deepEqual(Object.keys(e), Object.keys(redacted), 'the bytes are not an enumerable field of the event');
+});
+
+test('metadata is normalized exactly as its round trip through sorted-key JSON, flat or not', () => {
+  const flat = fc.dictionary(key, fc.oneof(fc.constant(null), fc.boolean(), fc.double(), fc.integer(), text), { maxKeys: 8 });
+  fc.assert(fc.property(fc.oneof(flat, json.object as fc.Arbitrary<Record<string, unknown>>), (metadata) => {
+    const expected = JSON.parse(stringify(metadata) ?? '{}') as Record<string, unknown>;
+    const normalized = normalizedMetadata(metadata);
+    // Same values (-0 and 0 told apart), same own keys (`__proto__` included) in the same order.
+    return isDeepStrictEqual(normalized, expected) && JSON.stringify(Object.keys(normalized)) === JSON.stringify(Object.keys(expected))
+      && normalized !== metadata;
+  }), { numRuns: 2000 });
+  assert.deepEqual(Object.keys(normalizedMetadata({ b: 1, a: 'x', 10: true, 9: null })), ['9', '10', 'a', 'b']);
+  assert.ok(Object.is(normalizedMetadata({ n: -0 }).n, 0));
 });
