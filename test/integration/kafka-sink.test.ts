@@ -132,21 +132,25 @@ describe('Kafka forwarder', () => {
     }));
 
   test('outage: 1,000 events stored while Kafka is down, the circuit opens, then every event arrives exactly once', () =>
-    withServer({ kafka: fastKafka(broker, { topic_prefix: 'out', batch_size: 200 }) }, async (server) => {
+    // Half-open after 1 s, not fastKafka's 200 ms: GetStats must still find the circuit open, and one
+    // call took longer than 200 ms with the whole suite running in parallel.
+    withServer({ kafka: fastKafka(broker, { topic_prefix: 'out', batch_size: 200, circuit_breaker: { threshold: 3, half_open_after: 1_000 } }) }, async (server) => {
       for (let i = 0; i < 10; i++) await publish(server.client, makeEvent({ entityId: `warm-${i}` }));
       await forwardedThrough(server, 10);
 
       await broker.stop();
-      for (let b = 0; b < 10; b++) {
-        const res = await server.api.publishBatch({ events: Array.from({ length: 100 }, (_, i) => makeEvent({ entityId: `e-${i % 17}` })) });
-        assert.equal(res.acceptedCount, 100, 'acknowledged to the publisher while Kafka is down');
+      try {
+        for (let b = 0; b < 10; b++) {
+          const res = await server.api.publishBatch({ events: Array.from({ length: 100 }, (_, i) => makeEvent({ entityId: `e-${i % 17}` })) });
+          assert.equal(res.acceptedCount, 100, 'acknowledged to the publisher while Kafka is down');
+        }
+        await forwarderUntil(server, 'the circuit to open', (s) => s.circuit === 'open');
+        const during = (await server.api.getStats()).kafka!;
+        assert.equal(during.circuitState, 'open');
+        assert.ok(during.lag > 0 && during.cursor < 1010, `lag ${during.lag}, cursor ${during.cursor}`);
+      } finally {
+        await broker.start(); // also when an assertion failed, so the tests after this one still have a broker
       }
-      await forwarderUntil(server, 'the circuit to open', (s) => s.circuit === 'open');
-      const during = (await server.api.getStats()).kafka!;
-      assert.equal(during.circuitState, 'open');
-      assert.ok(during.lag > 0 && during.cursor < 1010, `lag ${during.lag}, cursor ${during.cursor}`);
-
-      await broker.start();
       const done = await forwarderUntil(server, 'everything forwarded, circuit closed', (s) => s.cursor === 1010 && s.circuit === 'closed');
       assert.equal(done.lag, 0);
       assert.equal(done.deadLetters, 0);
@@ -222,8 +226,7 @@ describe('Kafka forwarder', () => {
       // Stored while Kafka is down: still there for the next start.
       await broker.stop();
       for (let i = 0; i < 20; i++) await publish(server.client, makeEvent({ entityId: `r-${i % 5}` }));
-    });
-    await broker.start();
+    }).finally(() => (broker.running ? undefined : broker.start()));
     assert.equal(recordsUnder('rs.').length, 50);
 
     await withServer(config, async (server) => {
